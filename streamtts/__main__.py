@@ -1,0 +1,3 @@
+from streamtts.cli import app
+
+app(prog_name="streamtts")

@@ -1,0 +1,1 @@
+"""Local Japanese speech engines behind one streaming interface."""
