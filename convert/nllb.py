@@ -1,0 +1,182 @@
+"""Hugging Face NLLB-200 checkpoint → MLX model directory, written atomically.
+
+Conversion is the loader run in reverse: the checkpoint's weights go through the same
+``Model.sanitize`` and ``build_model`` the runtime uses, so a directory that converts is a
+directory that loads. Options change only what is stored: the dtype of float weights,
+mlx-lm's affine quantization of every layer whose input width divides by the group size
+(the shared embedding included), and a pruned output head that keeps the rows a target
+language can use (:func:`streamtts.nllb.vocab.japanese_token_ids`), padded to a multiple
+of 64 with copies of ``</s>``'s row, which cannot change an argmax. Everything is written
+into a temporary sibling directory that is renamed into place only when complete; a
+manifest of sha256 sums lets the loader reject a damaged copy later.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+
+from streamtts.convert.checkpoint import CheckpointError, read_checkpoint
+from streamtts.nllb.load import CONFIG, SPM_MODEL, build_model, write_manifest
+from streamtts.nllb.model import Model
+from streamtts.nllb.tokenizer import NllbTokenizer
+from streamtts.nllb.vocab import japanese_token_ids
+
+DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
+QUANTIZE_BITS = (4, 8)
+GROUP_SIZES = (32, 64, 128)
+PRUNE_MULTIPLE = 64  # head rows padded so matmul tiles and quantization groups stay whole
+
+
+class ConvertError(Exception):
+    """Conversion cannot proceed; the message says why and what to change."""
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """What to store: ``dtype`` of float weights, ``quantize`` bits (4/8, None = off) with
+    ``group_size``, ``prune_vocab`` (a language code such as ``jpn_Jpan``, None = full head),
+    and ``force`` to replace an existing output directory."""
+
+    dtype: str = "float32"
+    quantize: int | None = None
+    group_size: int = 64
+    prune_vocab: str | None = None
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class ConvertResult:
+    """What was written: directory, total bytes, dtype, quantization and head rows."""
+
+    out: Path
+    size_bytes: int
+    dtype: str
+    quantization: dict[str, Any] | None
+    vocab_size: int
+    kept_vocab: int | None
+
+
+def _check_options(options: ConvertOptions, out: Path) -> None:
+    if options.dtype not in DTYPES:
+        raise ConvertError(f"--dtype must be one of {', '.join(DTYPES)}, not {options.dtype!r}")
+    if options.quantize is not None and options.quantize not in QUANTIZE_BITS:
+        raise ConvertError(f"--quantize must be 4 or 8, not {options.quantize}")
+    if options.group_size not in GROUP_SIZES:
+        raise ConvertError(f"--group-size must be 32, 64 or 128, not {options.group_size}")
+    if out.exists() and not options.force:
+        raise ConvertError(f"{out} already exists; pass --force to replace it")
+
+
+def _read_source(checkpoint: Path) -> tuple[dict[str, Any], NllbTokenizer]:
+    try:
+        config = json.loads((checkpoint / CONFIG).read_text())
+    except (OSError, ValueError) as error:
+        raise ConvertError(f"cannot read {checkpoint / CONFIG}: {error}") from None
+    if config.get("model_type") != "m2m_100":
+        raise ConvertError(
+            f"{checkpoint} holds a {config.get('model_type')!r} model, not NLLB-200 (m2m_100)"
+        )
+    if not (checkpoint / SPM_MODEL).is_file():
+        raise ConvertError(f"{checkpoint} has no {SPM_MODEL}")
+    tokenizer = NllbTokenizer.from_file(checkpoint / SPM_MODEL)
+    if len(tokenizer) > config["vocab_size"]:
+        raise ConvertError(
+            f"{SPM_MODEL} needs {len(tokenizer)} ids but the model has {config['vocab_size']}"
+        )
+    return config, tokenizer
+
+
+def prune_head(
+    weights: dict[str, mx.array], tokenizer: NllbTokenizer, lang: str
+) -> tuple[dict[str, mx.array], dict[str, Any]]:
+    """Add a pruned ``lm_head`` and its ``vocab_map`` for ``lang``.
+
+    Returns the new weights and the ``vocab_pruning`` config entry.
+    """
+    try:
+        kept = japanese_token_ids(tokenizer, lang)
+    except ValueError as error:
+        raise ConvertError(str(error)) from None
+    padding = -len(kept) % PRUNE_MULTIPLE
+    rows = mx.array(kept + [tokenizer.eos_id] * padding, dtype=mx.int32)
+    pruned = {**weights, "lm_head.weight": weights["shared.weight"][rows], "vocab_map": rows}
+    return pruned, {"language": lang, "kept": len(kept), "size": rows.shape[0]}
+
+
+def _write_atomically(out: Path, write: Callable[[Path], None]) -> None:
+    # A sibling temporary directory keeps the final rename on one filesystem.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        write(staging)
+        if out.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            out.rename(retired / out.name)
+            staging.rename(out)
+            shutil.rmtree(retired)
+        else:
+            staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def convert_checkpoint(
+    checkpoint: Path,
+    out: Path,
+    *,
+    options: ConvertOptions = ConvertOptions(),
+) -> ConvertResult:
+    """Convert the Hugging Face checkpoint directory ``checkpoint`` into ``out``."""
+    from mlx_lm.utils import quantize_model, save_model
+
+    checkpoint, out = Path(checkpoint), Path(out)
+    _check_options(options, out)
+    config, tokenizer = _read_source(checkpoint)
+    try:
+        weights = Model.sanitize(read_checkpoint(checkpoint))
+    except CheckpointError as error:
+        raise ConvertError(str(error)) from None
+
+    config = {k: v for k, v in config.items() if k not in ("torch_dtype", "quantization")}
+    config["dtype"] = options.dtype
+    config["vocab_pruning"] = None
+    if options.prune_vocab:
+        weights, config["vocab_pruning"] = prune_head(weights, tokenizer, options.prune_vocab)
+    dtype = DTYPES[options.dtype]
+    weights = {
+        k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v for k, v in weights.items()
+    }
+    try:
+        model = build_model(config, weights)
+    except ValueError as error:
+        raise ConvertError(f"{checkpoint} does not match its config.json: {error}") from None
+    if options.quantize:
+        model, config = quantize_model(model, config, options.group_size, options.quantize)
+    else:
+        config["quantization"] = None
+
+    def write(staging: Path) -> None:
+        save_model(staging, model)
+        (staging / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        shutil.copyfile(checkpoint / SPM_MODEL, staging / SPM_MODEL)
+        write_manifest(staging)
+
+    _write_atomically(out, write)
+    pruning = config["vocab_pruning"]
+    return ConvertResult(
+        out=out,
+        size_bytes=sum(p.stat().st_size for p in out.iterdir()),
+        dtype=options.dtype,
+        quantization=config["quantization"],
+        vocab_size=config["vocab_size"],
+        kept_vocab=pruning["kept"] if pruning else None,
+    )

@@ -1,0 +1,396 @@
+"""Audio sinks: one sounddevice stream for the whole session, WAV files, and a null sink.
+
+``SoundDeviceSink`` opens a single PortAudio output stream and never reopens it: ``play()``
+resamples each sentence to the device rate (soxr, one streaming resampler per sentence so
+its tail is flushed when the sentence ends) and appends its frames to a queue that the
+stream callback drains, so consecutive sentences follow each other with no gap and no
+click, and the device plays silence when the queue runs dry. Each ``Playback`` is stamped
+in the callback when the device takes its first and last sample. The realtime
+``NullSink`` runs the same queue from a thread paced by the clock, so overlap and lag are
+testable without a sound card; ``WavSink`` writes 16-bit PCM at the first sentence's rate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import wave
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+# The rate a WAV gets when nothing was ever played into it (Kokoro's rate).
+_EMPTY_WAV_RATE = 24_000
+_NO_DEVICE_HINT = "write the speech to a file instead with --output FILE.wav"
+
+
+class AudioDeviceError(RuntimeError):
+    """No usable audio output device; the message says why and points to ``--output``."""
+
+
+@dataclass
+class Playback:
+    """One sentence handed to a sink: its length and when the device took it."""
+
+    frames: int = 0  # at the sink's rate
+    t_start: float | None = None  # time.perf_counter() when the first sample was taken
+    t_end: float | None = None  # … and the last; None if it was discarded
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class AudioSink(Protocol):
+    """Where synthesized audio goes: a device, a file, or nowhere."""
+
+    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
+        """Queue one sentence's chunks; return once the last is queued (not played)."""
+        ...
+
+    def drain(self) -> None:
+        """Block until everything queued has played."""
+        ...
+
+    def close(self, *, discard: bool = False) -> None:
+        """Stop: play what is queued first, or with ``discard`` fall silent at once."""
+        ...
+
+
+def at_rate(chunks: Iterable[np.ndarray], rate: int, target: int) -> Iterator[np.ndarray]:
+    """Yield ``chunks`` as 1-D float32 at ``target`` Hz, resampled with soxr if needed."""
+    if rate == target:
+        for chunk in chunks:
+            yield np.asarray(chunk, np.float32).reshape(-1)
+        return
+    import soxr
+
+    # One stream per sentence: continuous across its chunks, and flushed at its end so
+    # the last milliseconds are not held back until the next sentence.
+    stream = soxr.ResampleStream(rate, target, 1, dtype="float32")
+    for chunk in chunks:
+        yield stream.resample_chunk(np.asarray(chunk, np.float32).reshape(-1))
+    yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
+class _FrameQueue:
+    """Frames waiting for the device, pulled block by block by its callback.
+
+    ``gap_frames`` counts the silence the device played in the middle of a sentence
+    because synthesis fell behind; silence between sentences is idle time, not a gap.
+    """
+
+    def __init__(self, rate: int):
+        self.rate = rate
+        self.gap_frames = 0
+        self._items: deque[tuple[Playback, np.ndarray | None]] = deque()  # None ends a sentence
+        self._offset = 0  # frames of the first item already played
+        self._current: Playback | None = None
+        self._last: Playback | None = None
+        self._closed = False  # after discard() nothing more is queued
+        self._lock = threading.Lock()
+
+    def enqueue(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
+        playback = Playback()
+        self._last = playback
+        for data in at_rate(chunks, sample_rate, self.rate):
+            with self._lock:
+                if data.size and not self._closed:
+                    playback.frames += data.size
+                    self._items.append((playback, data))
+        with self._lock:
+            if not self._closed:
+                self._items.append((playback, None))
+                return playback
+        playback.done.set()  # a sentence still arriving when the sink was silenced
+        return playback
+
+    def pull(self, out: np.ndarray, now: float) -> None:
+        """Fill ``out`` with the next frames (zeros when starved), stamping playbacks."""
+        filled, finished = 0, []
+        with self._lock:
+            # End markers are taken even when ``out`` is full, so t_end is this block's time.
+            while self._items and (filled < len(out) or self._items[0][1] is None):
+                playback, data = self._items[0]
+                if data is None:
+                    self._items.popleft()
+                    playback.t_end = now
+                    self._current = None
+                    finished.append(playback)
+                    continue
+                if playback.t_start is None:
+                    playback.t_start = now
+                    self._current = playback
+                n = min(len(out) - filled, len(data) - self._offset)
+                out[filled : filled + n] = data[self._offset : self._offset + n]
+                filled, self._offset = filled + n, self._offset + n
+                if self._offset == len(data):
+                    self._items.popleft()
+                    self._offset = 0
+            out[filled:] = 0
+            if self._current is not None:
+                self.gap_frames += len(out) - filled
+        for playback in finished:
+            playback.done.set()
+
+    def discard(self) -> None:
+        """Drop everything queued; its playbacks end unplayed (``t_end`` stays None)."""
+        with self._lock:
+            pending = {id(p): p for p, _ in self._items}
+            self._closed = True
+            self._items.clear()
+            self._offset = 0
+            self._current = None
+        for playback in pending.values():
+            playback.done.set()
+
+    def wait(self, alive: threading.Event | None = None) -> None:
+        """Block until the last queued sentence has been taken by the device."""
+        last = self._last
+        while last is not None and not last.done.wait(0.05):
+            if alive is not None and not alive.is_set():
+                return
+
+
+class SoundDeviceSink:
+    """Plays through one PortAudio output stream, opened once for the whole session."""
+
+    def __init__(self, *, device: str | int | None = None, sample_rate: int | None = None):
+        sd = _sounddevice()
+        device = int(device) if isinstance(device, str) and device.isdigit() else device
+        try:
+            info = sd.query_devices(device, "output")
+        except (ValueError, sd.PortAudioError) as error:
+            raise AudioDeviceError(
+                f"no audio output device ({error}); {_NO_DEVICE_HINT}"
+            ) from error
+        rate = sample_rate or int(info["default_samplerate"])
+        self.device_name: str = info["name"]
+        self._frames = _FrameQueue(rate)
+        self._alive = threading.Event()
+        try:
+            self._stream = sd.OutputStream(
+                device=device,
+                samplerate=rate,
+                channels=1,
+                dtype="float32",
+                latency="low",
+                callback=self._callback,
+                finished_callback=self._alive.clear,
+            )
+            self._stream.start()
+        except sd.PortAudioError as error:
+            raise AudioDeviceError(
+                f"cannot open {self.device_name!r} ({error}); {_NO_DEVICE_HINT}"
+            ) from error
+        self._alive.set()
+
+    @property
+    def sample_rate(self) -> int:
+        """The device rate every sentence is resampled to."""
+        return self._frames.rate
+
+    @property
+    def gap_frames(self) -> int:
+        """Silent frames played inside sentences because audio arrived late."""
+        return self._frames.gap_frames
+
+    def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
+        self._frames.pull(outdata[:, 0], time.perf_counter())
+
+    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
+        """Queue one sentence (resampled to the device rate); return once it is queued."""
+        return self._frames.enqueue(chunks, sample_rate)
+
+    def drain(self) -> None:
+        """Wait until the device has taken every queued frame and its buffer has played."""
+        self._frames.wait(self._alive)
+        time.sleep(self._stream.latency)
+
+    def close(self, *, discard: bool = False) -> None:
+        """Close the stream after draining, or silence it at once with ``discard``."""
+        if discard:
+            self._frames.discard()
+            self._stream.abort()
+        else:
+            self.drain()
+            self._stream.stop()
+        self._stream.close()
+
+
+class NullSink:
+    """Plays nowhere. ``realtime`` consumes at the sample clock, like a device would."""
+
+    def __init__(self, *, realtime: bool = False, sample_rate: int = 24_000):
+        self.realtime = realtime
+        self.frames = 0
+        self._frames = _FrameQueue(sample_rate)
+        self._stop = threading.Event()
+        if realtime:
+            self._thread = threading.Thread(target=self._clock, name="streamtts-null", daemon=True)
+            self._thread.start()
+
+    def _clock(self) -> None:
+        block = np.empty(self._frames.rate // 100, np.float32)  # 10 ms, a typical device block
+        deadline = time.perf_counter()
+        while not self._stop.is_set():
+            self._frames.pull(block, time.perf_counter())
+            deadline += len(block) / self._frames.rate
+            self._stop.wait(max(0.0, deadline - time.perf_counter()))
+
+    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
+        """Realtime: queue like a device. Otherwise: take every chunk now."""
+        if self.realtime:
+            playback = self._frames.enqueue(chunks, sample_rate)
+        else:
+            playback = Playback()
+            for chunk in chunks:
+                playback.t_start = playback.t_start or time.perf_counter()
+                playback.frames += len(chunk)
+            playback.t_end = time.perf_counter()
+            playback.done.set()
+        self.frames += playback.frames
+        return playback
+
+    def drain(self) -> None:
+        """Realtime: wait until the clock has consumed everything queued."""
+        self._frames.wait()
+
+    def close(self, *, discard: bool = False) -> None:
+        """Stop the clock, after draining unless ``discard``."""
+        if discard:
+            self._frames.discard()
+        else:
+            self.drain()
+        self._stop.set()
+
+
+class WavSink:
+    """Writes 16-bit mono PCM; later sentences at another rate are resampled to the first's."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.sample_rate: int | None = None
+        # Opened now, so a bad path fails before any work is done; opened by us, not by
+        # wave.open, whose half-built writer would complain again when collected.
+        self._file = open(path, "wb")  # noqa: SIM115 (closed in close())
+        self._wav = wave.open(self._file, "wb")  # noqa: SIM115
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+
+    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
+        """Write the sentence; it counts as played when written."""
+        if self.sample_rate is None:
+            self.sample_rate = sample_rate
+            self._wav.setframerate(sample_rate)
+        playback = Playback()
+        for data in at_rate(chunks, sample_rate, self.sample_rate):
+            playback.t_start = playback.t_start or time.perf_counter()
+            self._wav.writeframes((np.clip(data, -1.0, 1.0) * 32767).astype("<i2").tobytes())
+            playback.frames += data.size
+        playback.t_end = time.perf_counter()
+        playback.done.set()
+        return playback
+
+    def drain(self) -> None:
+        """Nothing waits in a file sink: every frame was written by ``play``."""
+
+    def close(self, *, discard: bool = False) -> None:
+        """Finish the WAV header; a file nothing was played into is a valid empty WAV."""
+        if self.sample_rate is None:
+            self._wav.setframerate(_EMPTY_WAV_RATE)
+        self._wav.close()
+        self._file.close()
+
+
+class TeeSink:
+    """Plays on one sink and writes the same audio to another (a device and a WAV)."""
+
+    def __init__(self, primary: AudioSink, copy: AudioSink):
+        self.primary, self.copy = primary, copy
+
+    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
+        """Stream to the primary sink, then hand the same chunks to the copy."""
+        seen: list[np.ndarray] = []
+
+        def tap() -> Iterator[np.ndarray]:
+            for chunk in chunks:
+                seen.append(chunk)
+                yield chunk
+
+        playback = self.primary.play(tap(), sample_rate)
+        self.copy.play(seen, sample_rate)
+        return playback
+
+    def drain(self) -> None:
+        """Drain both sinks."""
+        self.primary.drain()
+        self.copy.drain()
+
+    def close(self, *, discard: bool = False) -> None:
+        """Close both; the copy keeps what was handed to it even on discard."""
+        self.primary.close(discard=discard)
+        self.copy.close()
+
+
+def open_sink(
+    *,
+    output: Path | None = None,
+    device: str | int | None = None,
+    play: bool = True,
+    realtime_null: bool = False,
+) -> AudioSink:
+    """The sink for these options: device, WAV file, both, or null when neither."""
+    if play and output is not None:
+        return TeeSink(SoundDeviceSink(device=device), WavSink(output))
+    if play:
+        return SoundDeviceSink(device=device)
+    if output is not None:
+        return WavSink(output)
+    return NullSink(realtime=realtime_null)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputDevice:
+    """One output device as ``streamtts devices`` lists it."""
+
+    index: int
+    name: str
+    host_api: str
+    channels: int
+    sample_rate: int
+    default: bool
+
+
+def output_devices() -> list[OutputDevice]:
+    """The output devices PortAudio sees, the default one marked."""
+    sd = _sounddevice()
+    apis = sd.query_hostapis()
+    default = sd.default.device[1]
+    return [
+        OutputDevice(
+            index=index,
+            name=info["name"],
+            host_api=apis[info["hostapi"]]["name"],
+            channels=info["max_output_channels"],
+            sample_rate=int(info["default_samplerate"]),
+            default=index == default,
+        )
+        for index, info in enumerate(sd.query_devices())
+        if info["max_output_channels"] > 0
+    ]
+
+
+def _sounddevice():
+    """Import sounddevice, turning a missing PortAudio into an ``AudioDeviceError``."""
+    try:
+        import sounddevice
+    except OSError as error:  # the PortAudio shared library itself is missing
+        raise AudioDeviceError(
+            f"PortAudio is not installed ({error}); install libportaudio2 "
+            f"(macOS: brew install portaudio) or {_NO_DEVICE_HINT}"
+        ) from error
+    except ImportError as error:
+        raise AudioDeviceError(f"pip install sounddevice, or {_NO_DEVICE_HINT}") from error
+    return sounddevice

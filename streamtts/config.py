@@ -1,0 +1,186 @@
+"""Options of ``streamtts speak``, layered: defaults < config file < environment < command line.
+
+One dataclass names every option once. Its field names are the keys of the TOML config file
+and, upper-cased behind ``STREAMTTS_``, the environment variables, so the three spellings cannot
+drift apart; the command line passes only the options the user actually gave. Text from the
+environment is parsed by the field's declared type, and any bad value (an unknown key, a word
+where a number belongs, an unknown mode) is a ``ConfigError`` that names where it came from,
+so the CLI can print it as one line.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+ENV_PREFIX = "STREAMTTS_"
+TRANSLATE_MODES = ("nllb", "none", "auto")
+INPUT_FORMATS = ("auto", "claude", "codex", "gemini", "text")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(ValueError):
+    """A bad option value; the message is one line that says where the value came from."""
+
+
+@dataclass(frozen=True)
+class SpeakOptions:
+    """Everything ``streamtts speak`` can be told; each field is also a config key and env var.
+
+    Attributes:
+        translate: ``nllb`` (translate everything), ``none`` (speak the text as it is) or
+            ``auto`` (translate only what is not already Japanese).
+        model_dir: converted NLLB model directory; None means ``default_model_dir()``.
+        tts: a speech engine, or a comma-separated fallback chain such as ``kokoro,openjtalk``.
+        voice: the engine's voice name; None means the engine's default.
+        speed: speaking rate, 1.0 = the engine's normal pace.
+        device: sound device name or index; None means the system default.
+        output: a WAV file to write the speech to.
+        play: play through the sound device; None means "unless ``output`` is given".
+        print: print each sentence and its translation to stdout as it is spoken (subtitles).
+        max_lag: skip sentences that would start more than this many seconds after they were
+            ready; None speaks everything.
+        stats: print per-stage latency percentiles and totals on stderr at the end.
+        stats_json: write one record per sentence (text, translation, timestamps or skip
+            reason) plus the summary to this JSON file.
+        format: input format, ``auto`` to detect it from the first events.
+    """
+
+    translate: str = "nllb"
+    model_dir: Path | None = None
+    tts: str = "kokoro"
+    voice: str | None = None
+    speed: float = 1.0
+    device: str | None = None
+    output: Path | None = None
+    play: bool | None = None
+    print: bool = False
+    max_lag: float | None = None
+    stats: bool = False
+    stats_json: Path | None = None
+    format: str = "auto"
+
+    @property
+    def plays(self) -> bool:
+        """Whether the speech goes to the sound device (the default unless writing a file)."""
+        return self.output is None if self.play is None else self.play
+
+    @property
+    def sound_device(self) -> str | int | None:
+        """``device`` as the sink wants it: an index when it is all digits, else a name."""
+        if self.device is not None and self.device.isdigit():
+            return int(self.device)
+        return self.device
+
+
+def env_var(key: str) -> str:
+    """The environment variable for an option key, e.g. ``max_lag`` → ``STREAMTTS_MAX_LAG``."""
+    return ENV_PREFIX + key.upper()
+
+
+def config_path(environ: Mapping[str, str] | None = None) -> Path:
+    """``$STREAMTTS_CONFIG``, else ``config.toml`` in the user config directory.
+
+    That directory is ``~/Library/Application Support/streamtts`` on macOS and
+    ``$XDG_CONFIG_HOME/streamtts`` (default ``~/.config/streamtts``) elsewhere.
+    """
+    environ = os.environ if environ is None else environ
+    if environ.get("STREAMTTS_CONFIG"):
+        return Path(environ["STREAMTTS_CONFIG"]).expanduser()
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "streamtts" / "config.toml"
+
+
+def load_options(
+    overrides: Mapping[str, object] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    path: Path | None = None,
+) -> SpeakOptions:
+    """Build the options from defaults, the config file, the environment and ``overrides``.
+
+    ``overrides`` holds the options given on the command line (keys are field names; values
+    already typed). ``environ`` defaults to ``os.environ`` and ``path`` to ``config_path()``;
+    a missing config file is fine, an unreadable or invalid one raises ``ConfigError``.
+    """
+    environ = os.environ if environ is None else environ
+    path = config_path(environ) if path is None else path
+    types = _field_types()
+    values: dict[str, object] = {}
+    if path.is_file():
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        for key, value in table.items():
+            if key not in types:
+                known = ", ".join(types)
+                raise ConfigError(f"unknown key {key!r} in {path} (known keys: {known})")
+            values[key] = _from_toml(key, types[key], value, origin=str(path))
+    for key, kind in types.items():
+        text = environ.get(env_var(key))
+        if text is not None:
+            values[key] = _from_text(key, kind, text, origin=env_var(key))
+    values.update(overrides or {})
+    return _validated(replace(SpeakOptions(), **values))
+
+
+def _field_types() -> dict[str, type]:
+    # Optional fields resolve to their non-None type: None is only ever a default here.
+    hints = typing.get_type_hints(SpeakOptions)
+    types = {}
+    for field in fields(SpeakOptions):
+        args = [a for a in typing.get_args(hints[field.name]) if a is not type(None)]
+        types[field.name] = args[0] if args else hints[field.name]
+    return types
+
+
+def _from_text(key: str, kind: type, text: str, *, origin: str) -> object:
+    if kind is bool:
+        word = text.strip().lower()
+        if word in _TRUE | _FALSE:
+            return word in _TRUE
+        raise ConfigError(f"{origin}={text!r}: expected true or false")
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{origin}={text!r}: expected a number") from None
+    return Path(text).expanduser() if kind is Path else text
+
+
+def _from_toml(key: str, kind: type, value: object, *, origin: str) -> object:
+    # TOML already types its values; accept an integer where a float belongs, nothing looser.
+    if kind is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if kind is Path and isinstance(value, str):
+        return Path(value).expanduser()
+    if isinstance(value, kind) and kind is not float:
+        return value
+    raise ConfigError(f"{key} = {value!r} in {origin}: expected {kind.__name__}")
+
+
+def _validated(options: SpeakOptions) -> SpeakOptions:
+    if options.translate not in TRANSLATE_MODES:
+        raise ConfigError(
+            f"translate must be one of {', '.join(TRANSLATE_MODES)}, not {options.translate!r}"
+        )
+    if options.format not in INPUT_FORMATS:
+        raise ConfigError(
+            f"format must be one of {', '.join(INPUT_FORMATS)}, not {options.format!r}"
+        )
+    if not (options.speed > 0 and math.isfinite(options.speed)):
+        raise ConfigError(f"speed must be a positive number, not {options.speed}")
+    if options.max_lag is not None and not options.max_lag > 0:
+        raise ConfigError(f"max_lag must be a positive number of seconds, not {options.max_lag}")
+    return options

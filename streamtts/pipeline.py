@@ -1,0 +1,443 @@
+"""The overlapping speak pipeline: source → translate → synthesize → play, one thread per stage.
+
+Each stage is a thread joined to the next by a queue, and every sentence travels as one
+``SentenceRecord`` that each stage stamps, so while sentence N plays, N+1 is synthesized and
+N+2 translated. The translator is loaded, warmed up and used on its own thread (MLX work stays
+on one thread) and the speech engine likewise on the synthesis thread, both while the first
+input is still awaited. Sentences that wait for the translator together go as one batch.
+Synthesis streams: a sentence is handed to the player with its first chunk and the rest follows
+through the sentence's own chunk queue, so the sink can start playing before synthesis ends.
+Skipped sentences flow through every stage too, so the records come out complete and in
+order. The caller's thread follows the sink's playbacks to stamp audio start and end; it is
+also where Ctrl-C lands, and one stop event ends every stage.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, BinaryIO, TextIO
+
+import numpy as np
+
+from streamtts.source import SourceStats, read_pieces
+from streamtts.stats import SentenceRecord, Summary, summarize, write_json, write_report
+from streamtts.text import segment
+from streamtts.tts import split_for_engine
+
+if TYPE_CHECKING:
+    from streamtts.audio import AudioSink, Playback
+    from streamtts.config import SpeakOptions
+    from streamtts.translate import Translator
+    from streamtts.tts import TTSEngine
+
+log = logging.getLogger(__name__)
+
+_END = object()  # end of input, passed down the queues after the last sentence
+_POLL = 0.02  # seconds between stop-event checks while a stage waits
+MAX_BATCH = 16  # sentences translated together at most, so one batch cannot hold up speech
+# Bound for sentences waiting to be translated. Generous on purpose: a full queue stops the
+# reader, and a reader that stops reading stalls the agent writing into our stdin.
+READ_AHEAD = 10_000
+HAND_OFF = 4  # bound between translation, synthesis and playback: they pace each other
+# --device null: no sound, but played at the sample clock, so timing is as with a sound card.
+NULL_DEVICE = "null"
+
+
+@dataclass
+class _Utterance:
+    """A sentence on its way to the player: its record and its audio, still arriving."""
+
+    record: SentenceRecord
+    sample_rate: int
+    chunks: queue.Queue = field(default_factory=queue.Queue)
+    samples: int = 0
+
+
+class Pipeline:
+    """Speaks what a stream says, stage by stage, with a record per sentence.
+
+    ``load_translator`` and ``load_engine`` are called on the thread that will use what they
+    return, so model loading and warm-up overlap the wait for input. ``max_lag`` skips a
+    sentence that would start playing more than that many seconds after it was ready.
+    ``subtitles`` receives each sentence and its translation as it starts playing.
+    """
+
+    def __init__(
+        self,
+        *,
+        load_translator: Callable[[], Translator],
+        load_engine: Callable[[], TTSEngine],
+        sink: AudioSink,
+        fmt: str = "auto",
+        max_lag: float | None = None,
+        subtitles: TextIO | None = None,
+    ) -> None:
+        self._load_translator = load_translator
+        self._load_engine = load_engine
+        self._sink = sink
+        self._fmt = fmt
+        self._max_lag = max_lag
+        self._subtitles = subtitles
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._to_translate: queue.Queue = queue.Queue(READ_AHEAD)
+        self._to_synthesize: queue.Queue = queue.Queue(HAND_OFF)
+        self._to_play: queue.Queue = queue.Queue(HAND_OFF)
+        self._played: queue.Queue = queue.Queue()
+        self._ready = {"translator": threading.Event(), "tts": threading.Event()}
+        self._threads: list[threading.Thread] = []
+        self.records: list[SentenceRecord] = []
+        self.startup: dict[str, float] = {}
+        self.source_stats: SourceStats = SourceStats()
+        self.t0 = time.perf_counter()
+
+    def run(self, stream: BinaryIO) -> Iterator[SentenceRecord]:
+        """Start every stage on ``stream`` and yield each record, in order, once it is done.
+
+        A spoken record is yielded when its audio has finished playing, a skipped one when it
+        reaches the player. Closing the generator early (or an exception such as
+        KeyboardInterrupt in the caller) stops every stage; sentences left unfinished are
+        marked ``interrupted``.
+        """
+        self.t0 = time.perf_counter()
+        stages = [
+            (self._read, stream),
+            (self._translate, None),
+            (self._synthesize, None),
+            (self._play, None),
+        ]
+        for target, arg in stages:
+            args = () if arg is None else (arg,)
+            name = f"streamtts-{target.__name__.strip('_')}"
+            # Daemon threads: the reader may sit in a read() on stdin that nothing can cancel.
+            thread = threading.Thread(target=self._guard, args=(target, *args), name=name)
+            thread.daemon = True
+            thread.start()
+            self._threads.append(thread)
+        finished = False
+        try:
+            while (item := self._get(self._played)) is not _END:
+                if item is None:  # a stage failed and stopped the run
+                    self._check()
+                yield self._follow(*item)
+            finished = True
+        finally:
+            self.stop(silence=not finished)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Block until the translator and the engine are loaded and warm; False on timeout."""
+        deadline = None if timeout is None else time.perf_counter() + timeout
+        for event in self._ready.values():
+            left = None if deadline is None else max(0.0, deadline - time.perf_counter())
+            if not event.wait(left):
+                return False
+        return True
+
+    def stop(self, *, silence: bool = True) -> None:
+        """Stop every stage and mark sentences that did not finish as interrupted.
+
+        ``silence`` closes the sink with ``discard=True`` first, so sound stops at once
+        rather than after the stages wind down.
+        """
+        self._stop.set()
+        if silence:
+            self._sink.close(discard=True)
+        for thread in self._threads[1:]:  # the reader may be blocked in read(): not joined
+            thread.join(timeout=2.0)
+        for record in self.records:
+            if record.t_audio_end is None:
+                record.skip("interrupted")
+
+    # -- stages ---------------------------------------------------------------------------
+
+    def _guard(self, stage: Callable[..., None], *args: object) -> None:
+        # A stage that fails (a model that does not load) ends the run with its error.
+        try:
+            stage(*args)
+        except BaseException as exc:
+            if not self._stop.is_set():
+                self._error = exc
+                self._stop.set()
+
+    def _read(self, stream: BinaryIO) -> None:
+        for sentence in segment(read_pieces(stream, fmt=self._fmt, stats=self.source_stats)):
+            record = SentenceRecord(sentence.seq, sentence.text, sentence.t_ready)
+            self.records.append(record)
+            if not self._put(self._to_translate, record):
+                return
+        self._put(self._to_translate, _END)
+
+    def _translate(self) -> None:
+        started = time.perf_counter()
+        translator = self._load_translator()
+        loaded = time.perf_counter()
+        translator.warmup()
+        self._mark_ready("translator", started, loaded)
+        while (batch := self._next_batch()) is not None:
+            waiting = [r for r in batch if r is not _END and not self._dropped(r, r.t_ready)]
+            if waiting:
+                self._translate_batch(translator, waiting)
+            for item in batch:
+                if not self._put(self._to_synthesize, item):
+                    return
+            if batch[-1] is _END:
+                return
+
+    def _next_batch(self) -> list | None:
+        """Block for one sentence, then take whatever else is already waiting, up to a batch."""
+        first = self._get(self._to_translate)
+        if first is None:
+            return None
+        batch = [first]
+        while batch[-1] is not _END and len(batch) < MAX_BATCH:
+            try:
+                batch.append(self._to_translate.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _translate_batch(self, translator: Translator, records: list[SentenceRecord]) -> None:
+        start = time.perf_counter()
+        for record in records:
+            record.t_translate_start = start
+        try:
+            translations = translator.translate([r.text for r in records])
+        except Exception as exc:
+            if len(records) == 1:
+                log.warning("sentence %d not translated: %s", records[0].seq, exc)
+                records[0].skip("translation-failed", str(exc))
+                return
+            # One bad sentence must not cost the batch: retry each on its own.
+            for record in records:
+                self._translate_batch(translator, [record])
+            return
+        done = time.perf_counter()
+        for record, translation in zip(records, translations, strict=True):
+            record.translation, record.t_translated = translation, done
+            if not translation.strip():
+                record.skip("empty", "nothing left to speak after translation")
+
+    def _synthesize(self) -> None:
+        started = time.perf_counter()
+        engine = self._load_engine()
+        loaded = time.perf_counter()
+        engine.warmup()
+        self._mark_ready("tts", started, loaded)
+        while (item := self._get(self._to_synthesize)) is not None:
+            if item is _END or self._dropped(item, item.t_ready):
+                if not self._put(self._to_play, item) or item is _END:
+                    return
+            elif not self._synthesize_one(engine, item):
+                return
+
+    def _synthesize_one(self, engine: TTSEngine, record: SentenceRecord) -> bool:
+        """Stream one sentence's audio to the player; False if the run stopped meanwhile."""
+        utterance = _Utterance(record, engine.sample_rate)
+        record.t_synth_start = time.perf_counter()
+        try:
+            # Only the length bound: engines split off their own first clause to stream it.
+            pieces = split_for_engine(record.translation, engine.max_chars, first_clause=False)
+            for text in pieces:
+                for chunk in engine.synthesize(text):
+                    if self._stop.is_set():
+                        return False
+                    if record.t_first_chunk is None:
+                        record.t_first_chunk = time.perf_counter()
+                        if not self._put(self._to_play, utterance):
+                            return False
+                    utterance.chunks.put(chunk)
+        except Exception as exc:
+            log.warning("sentence %d: synthesis failed: %s", record.seq, exc)
+            if record.t_first_chunk is None:
+                record.skip("synthesis-failed", str(exc))
+            else:  # what was synthesized still plays; say why the rest is missing
+                record.detail = f"synthesis failed part way: {exc}"
+        record.t_synth_end = time.perf_counter()
+        utterance.chunks.put(_END)
+        if record.t_first_chunk is not None:
+            return True
+        record.skip("empty", "the engine produced no audio")
+        return self._put(self._to_play, record)
+
+    def _play(self) -> None:
+        last: Playback | None = None
+        free_at = 0.0  # when the sink will have played everything handed to it so far
+        while (item := self._get(self._to_play)) is not None:
+            if item is _END:
+                self._put(self._played, _END)
+                return
+            if isinstance(item, SentenceRecord):
+                self._put(self._played, (item, None))
+                continue
+            record = item.record
+            idle = last is None or last.done.is_set()
+            starts_at = time.perf_counter() if idle else free_at
+            if self._dropped(record, starts_at):
+                self._put(self._played, (record, None))
+                continue
+            record.player_idle = idle
+            record.t_handoff = time.perf_counter()
+            last = self._sink.play(self._chunks(item), item.sample_rate)
+            record.audio_seconds = item.samples / item.sample_rate
+            free_at = starts_at + record.audio_seconds
+            if not self._put(self._played, (record, last)):
+                return
+
+    def _chunks(self, utterance: _Utterance) -> Iterator[np.ndarray]:
+        while (chunk := self._get(utterance.chunks)) is not None and chunk is not _END:
+            utterance.samples += len(chunk)
+            yield chunk
+
+    # -- the caller's side --------------------------------------------------------------------
+
+    def _follow(self, record: SentenceRecord, playback: Playback | None) -> SentenceRecord:
+        """Wait for a sentence's playback to start (subtitles) and end; return its record."""
+        if playback is None:
+            return record
+        while playback.t_start is None and not playback.done.wait(_POLL):
+            self._check()
+        record.t_audio_start = playback.t_start
+        self._show(record)
+        while not playback.done.wait(_POLL):
+            self._check()
+        record.t_audio_end = playback.t_end
+        return record
+
+    def _show(self, record: SentenceRecord) -> None:
+        if self._subtitles is None:
+            return
+        lines = [record.text]
+        if record.translation != record.text:
+            lines.append(f"  {record.translation}")
+        try:
+            self._subtitles.write("\n".join(lines) + "\n")
+            self._subtitles.flush()
+        except BrokenPipeError:
+            # The reader of our stdout went away: keep speaking, stop printing. Point the file
+            # descriptor at /dev/null so the exit-time flush does not fail again, as the Python
+            # docs advise: https://docs.python.org/3/library/signal.html#note-on-sigpipe
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._subtitles.fileno())
+            os.close(devnull)
+            self._subtitles = None
+
+    # -- plumbing -----------------------------------------------------------------------------
+
+    def _mark_ready(self, part: str, started: float, loaded: float) -> None:
+        now = time.perf_counter()
+        self.startup[f"{part} load"] = loaded - started
+        self.startup[f"{part} warm-up"] = now - loaded
+        self._ready[part].set()
+        if all(event.is_set() for event in self._ready.values()):
+            self.startup["total"] = now - self.t0
+            log.info("ready in %.2f s", self.startup["total"])
+
+    def _dropped(self, record: SentenceRecord, starts_at: float) -> bool:
+        """Whether ``record`` is out: skipped already, or now (and then marked) for lagging.
+
+        A sentence lags when it would start more than ``max_lag`` seconds after it was ready.
+        """
+        if record.skipped:
+            return True
+        if self._max_lag is None:
+            return False
+        lag = starts_at - record.t_ready
+        if lag <= self._max_lag:
+            return False
+        record.skip("max-lag", f"would start {lag:.1f} s after it was ready")
+        return True
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _get(self, source: queue.Queue) -> object:
+        """Next item from ``source``; None once the run is stopping."""
+        while not self._stop.is_set():
+            try:
+                return source.get(timeout=_POLL)
+            except queue.Empty:
+                continue
+        return None
+
+    def _put(self, target: queue.Queue, item: object) -> bool:
+        """Put ``item`` on ``target`` unless the run stops first; returns whether it went."""
+        while not self._stop.is_set():
+            try:
+                target.put(item, timeout=_POLL)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+def speak(
+    stream: BinaryIO,
+    options: SpeakOptions,
+    *,
+    subtitles: TextIO | None = None,
+    report: TextIO | None = None,
+    sink: AudioSink | None = None,
+) -> Summary:
+    """Speak what ``stream`` says as ``options`` direct, and return the run's summary.
+
+    ``subtitles`` receives the sentences when ``options.print`` is set; ``report`` receives
+    the totals line and, with ``options.stats``, the per-stage table; ``options.stats_json``
+    is written. ``sink`` replaces the one the options describe (tests and benchmarks pass a
+    null sink). Ctrl-C ends the run with ``summary.interrupted`` set, sound silenced at once;
+    an error loading a model or opening the sound device propagates for the caller to print.
+    """
+    from streamtts.translate import load_translator
+    from streamtts.tts import load_engine
+
+    if sink is None:
+        sink = _open_sink(options)
+    pipeline = Pipeline(
+        load_translator=functools.partial(
+            load_translator, options.translate, model_dir=options.model_dir
+        ),
+        load_engine=functools.partial(
+            load_engine, options.tts, voice=options.voice, speed=options.speed
+        ),
+        sink=sink,
+        fmt=options.format,
+        max_lag=options.max_lag,
+        subtitles=subtitles if options.print else None,
+    )
+    interrupted = False
+    try:
+        for _record in pipeline.run(stream):
+            pass
+    except KeyboardInterrupt:
+        interrupted = True  # the pipeline has silenced the sink already
+    else:
+        sink.close()
+    summary = summarize(
+        pipeline.records,
+        wall_seconds=time.perf_counter() - pipeline.t0,
+        startup=pipeline.startup,
+        source=asdict(pipeline.source_stats),
+        interrupted=interrupted,
+    )
+    if options.stats_json is not None:
+        write_json(options.stats_json, pipeline.records, summary, t0=pipeline.t0)
+    if report is not None:
+        write_report(summary, report, table=options.stats)
+    return summary
+
+
+def _open_sink(options: SpeakOptions) -> AudioSink:
+    """The sink the options ask for; device ``null`` plays silently at the sample clock."""
+    from streamtts.audio import NullSink, TeeSink, WavSink, open_sink
+
+    if options.device != NULL_DEVICE or not options.plays:
+        return open_sink(output=options.output, device=options.sound_device, play=options.plays)
+    null = NullSink(realtime=True)
+    return null if options.output is None else TeeSink(null, WavSink(options.output))

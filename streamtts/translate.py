@@ -1,0 +1,214 @@
+"""Translation stage: English sentences in, Japanese out, by NLLB-200 on MLX or not at all.
+
+A translator is anything with ``warmup()`` and a batch ``translate(texts)``; the modes are a
+plain dict of constructors. ``nllb`` loads the converted model when the translator is made,
+on the thread that calls :func:`load_translator`, which is the thread that will translate:
+MLX work then never crosses threads. ``auto`` passes text that is already Japanese through
+and loads NLLB only when some text is not, so a machine without a converted model can still
+speak Japanese input; ``none`` speaks the text as it is. The NLLB translator also reports,
+per text, the generated token ids and the wall time of the call, for ``translate --json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from streamtts.nllb.tokenizer import check_language
+from streamtts.text import is_japanese
+
+if TYPE_CHECKING:
+    from streamtts.nllb.generate import GenerateOptions
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "nllb-200-distilled-600M-mlx"
+WARMUP_TEXT = "Hello, world."
+NO_MODEL_HINT = "or speak without translating: --translate none (or auto for Japanese text)"
+
+
+class ModelNotFoundError(Exception):
+    """No usable converted model: the message says how to make one."""
+
+
+class Translator(Protocol):
+    """Translates batches of sentences; all its model work runs on the calling thread."""
+
+    def warmup(self) -> None:
+        """Run once before the first real batch so its latency is steady."""
+        ...
+
+    def translate(self, texts: list[str]) -> list[str]:
+        """One translation per text, in order."""
+        ...
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One text's translation with what produced it.
+
+    Attributes:
+        text: the source text.
+        translation: the decoded output.
+        tokens: generated full-vocabulary ids, without the language token and final ``</s>``.
+        ms: wall time of the call that translated it (its whole batch), in milliseconds.
+    """
+
+    text: str
+    translation: str
+    tokens: list[int]
+    ms: float
+
+
+def default_model_dir() -> Path:
+    """``$STREAMTTS_MODEL_DIR``, else ``streamtts/nllb-200-distilled-600M-mlx`` in the user cache.
+
+    The user cache is ``~/Library/Caches`` on macOS and ``$XDG_CACHE_HOME`` or ``~/.cache``
+    elsewhere.
+    """
+    if override := os.environ.get("STREAMTTS_MODEL_DIR"):
+        return Path(override).expanduser()
+    if sys.platform == "darwin":
+        cache = Path.home() / "Library" / "Caches"
+    else:
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "streamtts" / MODEL_NAME
+
+
+class NllbTranslator:
+    """Greedy NLLB-200 translation with the MLX port; guards as ``options`` set them."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        *,
+        src_lang: str = "eng_Latn",
+        tgt_lang: str = "jpn_Jpan",
+        options: GenerateOptions | None = None,
+    ) -> None:
+        """Load the converted model in ``model_dir`` (default: :func:`default_model_dir`).
+
+        Raises ModelNotFoundError when the directory is missing, incomplete or corrupt, and
+        ValueError for an unknown language code.
+        """
+        from streamtts.nllb.generate import GenerateOptions
+        from streamtts.nllb.load import ModelDirError, load
+
+        self.src_lang = check_language(src_lang)
+        self.tgt_lang = check_language(tgt_lang)
+        self.options = options or GenerateOptions()
+        try:
+            self.bundle = load(model_dir or default_model_dir())
+        except ModelDirError as error:
+            raise ModelNotFoundError(str(error)) from None
+        self._tgt_id = self.bundle.tokenizer.lang_id(tgt_lang)
+
+    def warmup(self) -> None:
+        """Translate one short sentence, so MLX has built and cached what decoding needs."""
+        self.translate([WARMUP_TEXT])
+
+    def translate(self, texts: list[str]) -> list[str]:
+        """One translation per text; blank text translates to an empty string."""
+        return [t.translation for t in self.translate_detailed(texts)]
+
+    def translate_detailed(self, texts: list[str]) -> list[Translation]:
+        """Like :meth:`translate`, with the generated token ids and the call's wall time."""
+        from streamtts.nllb.generate import generate
+
+        start = time.perf_counter()
+        tokenizer = self.bundle.tokenizer
+        # Blank text would make the model invent a sentence; it gets no model call at all.
+        todo = [i for i, text in enumerate(texts) if text.strip()]
+        src = tokenizer.encode_batch([texts[i] for i in todo], self.src_lang)
+        generated = generate(self.bundle, src, tgt_lang_id=self._tgt_id, options=self.options)
+        tokens: list[list[int]] = [[] for _ in texts]
+        for i, ids in zip(todo, generated, strict=True):
+            tokens[i] = ids
+        ms = (time.perf_counter() - start) * 1000
+        return [
+            Translation(text, tokenizer.decode(ids), ids, ms)
+            for text, ids in zip(texts, tokens, strict=True)
+        ]
+
+
+class PassThrough:
+    """``--translate none``: every text is spoken as it is."""
+
+    def warmup(self) -> None:
+        """Nothing to warm up."""
+
+    def translate(self, texts: list[str]) -> list[str]:
+        """The texts, unchanged."""
+        return list(texts)
+
+
+class AutoTranslator:
+    """``--translate auto``: Japanese text passes through; other text goes to NLLB.
+
+    NLLB is loaded at the first batch that needs it. Without a model that batch raises
+    ModelNotFoundError, and the next batch that needs NLLB tries again.
+    """
+
+    def __init__(self, load_nllb: Callable[[], Translator]) -> None:
+        """``load_nllb`` makes the NLLB translator (raising ModelNotFoundError without one)."""
+        self._load_nllb = load_nllb
+        self._nllb: Translator | None = None
+
+    def warmup(self) -> None:
+        """Load and warm up NLLB when a model is there; without one there is nothing to do."""
+        try:
+            self._translator().warmup()
+        except ModelNotFoundError as error:
+            log.info("auto translation without a model, Japanese text only: %s", error)
+
+    def translate(self, texts: list[str]) -> list[str]:
+        """Japanese texts unchanged, the others translated in one NLLB batch."""
+        out = list(texts)
+        foreign = [i for i, text in enumerate(texts) if not is_japanese(text)]
+        if foreign:
+            translated = self._translator().translate([texts[i] for i in foreign])
+            for i, translation in zip(foreign, translated, strict=True):
+                out[i] = translation
+        return out
+
+    def _translator(self) -> Translator:
+        if self._nllb is None:
+            self._nllb = self._load_nllb()
+        return self._nllb
+
+
+def load_translator(
+    mode: str,
+    *,
+    model_dir: Path | None = None,
+    src_lang: str = "eng_Latn",
+    tgt_lang: str = "jpn_Jpan",
+) -> Translator:
+    """The translator for ``mode``: ``nllb``, ``none`` or ``auto`` (see the module docstring).
+
+    Raises ModelNotFoundError for ``nllb`` without a usable model (``auto`` raises it per
+    batch instead), ValueError for an unknown mode or language code.
+    """
+
+    def nllb() -> NllbTranslator:
+        try:
+            return NllbTranslator(model_dir, src_lang=src_lang, tgt_lang=tgt_lang)
+        except ModelNotFoundError as error:
+            raise ModelNotFoundError(f"{error}; {NO_MODEL_HINT}") from None
+
+    modes: dict[str, Callable[[], Translator]] = {
+        "nllb": nllb,
+        "none": PassThrough,
+        "auto": lambda: AutoTranslator(nllb),
+    }
+    if mode not in modes:
+        raise ValueError(f"unknown translation mode {mode!r}; use one of {', '.join(modes)}")
+    check_language(src_lang)
+    check_language(tgt_lang)
+    return modes[mode]()

@@ -1,0 +1,205 @@
+"""Audio sinks: real PortAudio playback into ALSA devices from tests/data/asound.conf.
+
+The default ALSA device there is a null sink that also writes every frame to the FIFO
+named by STREAMTTS_ALSA_CAPTURE. A thread reads that FIFO at the sample clock, which paces
+the device like real hardware and hands the test exactly the samples PortAudio played.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+import threading
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamtts.audio import (
+    AudioDeviceError,
+    NullSink,
+    SoundDeviceSink,
+    TeeSink,
+    WavSink,
+    open_sink,
+    output_devices,
+)
+
+# PortAudio must start before STREAMTTS_ALSA_CAPTURE names a FIFO: it probes every device
+# when it starts, and a probe would open (and close) the FIFO.
+sd = pytest.importorskip("sounddevice") if sys.platform == "linux" else None
+alsa = pytest.mark.skipif(sd is None, reason="the ALSA test devices exist on Linux only")
+
+DEVICE_RATE = 48_000
+ENGINE_RATE = 24_000
+
+
+def tone(seconds: float, hz: float = 440.0, rate: int = ENGINE_RATE) -> np.ndarray:
+    """A sine that starts at a non-zero phase, so no sample of it is exactly silent."""
+    t = np.arange(round(seconds * rate)) / rate
+    return (0.5 * np.sin(2 * np.pi * hz * t + 0.3)).astype(np.float32)
+
+
+def chunked(audio: np.ndarray, parts: int) -> list[np.ndarray]:
+    return np.array_split(audio, parts)
+
+
+class Capture:
+    """Reads the ALSA capture FIFO at ``rate`` float32 frames per second until EOF."""
+
+    def __init__(self, path: Path, rate: int):
+        os.mkfifo(path)
+        self.path, self.rate, self.data = path, rate, bytearray()
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self) -> None:
+        block = self.rate // 100 * 4  # 10 ms of float32 frames
+        with open(self.path, "rb", buffering=0) as fifo:
+            deadline = time.perf_counter()
+            while chunk := fifo.read(block):
+                self.data.extend(chunk)
+                deadline += len(chunk) / 4 / self.rate
+                time.sleep(max(0.0, deadline - time.perf_counter()))
+
+    def samples(self) -> np.ndarray:
+        self.thread.join(timeout=10)
+        return np.frombuffer(bytes(self.data[: len(self.data) // 4 * 4]), np.float32)
+
+
+@pytest.fixture
+def capture(tmp_path, monkeypatch) -> Capture:
+    fifo = tmp_path / "device.raw"
+    monkeypatch.setenv("STREAMTTS_ALSA_CAPTURE", str(fifo))
+    return Capture(fifo, DEVICE_RATE)
+
+
+def longest_silence(audio: np.ndarray) -> int:
+    """Longest run of near-zero samples strictly inside the sounding part of ``audio``."""
+    loud = np.flatnonzero(np.abs(audio) > 1e-4)
+    return int(np.diff(loud).max()) - 1 if loud.size > 1 else 0
+
+
+def trimmed(audio: np.ndarray) -> np.ndarray:
+    loud = np.flatnonzero(np.abs(audio) > 1e-4)
+    return audio[loud[0] : loud[-1] + 1]
+
+
+@alsa
+def test_device_plays_every_frame_gaplessly_across_sentences_with_resampling(capture):
+    sentences = [tone(0.3), tone(0.2), tone(0.25)]
+    sink = SoundDeviceSink(sample_rate=DEVICE_RATE)
+    playbacks = [sink.play(chunked(audio, 5), ENGINE_RATE) for audio in sentences]
+    sink.close()
+    played = trimmed(capture.samples())
+
+    # Every sentence was resampled 24 -> 48 kHz (soxr keeps the length exact) …
+    assert [p.frames for p in playbacks] == [2 * len(audio) for audio in sentences]
+    # … and the device took each of those frames, back to back, with no silence between.
+    assert abs(len(played) - sum(p.frames for p in playbacks)) <= 2
+    assert longest_silence(played) == 0
+    assert sink.gap_frames == 0
+    # Resampled, a 440 Hz tone stays 440 Hz (played raw at 48 kHz it would be 880 Hz).
+    spectrum = np.abs(np.fft.rfft(played))
+    assert round(np.argmax(spectrum) * DEVICE_RATE / len(played)) in range(435, 446)
+    # Stamped in the callback, in order: a sentence starts once the previous one ended.
+    for before, after in itertools.pairwise(playbacks):
+        assert before.done.is_set()
+        assert before.t_start <= before.t_end <= after.t_start <= after.t_end
+
+
+@alsa
+def test_device_close_with_discard_stops_at_once(capture):
+    sink = SoundDeviceSink(sample_rate=DEVICE_RATE)
+    playback = sink.play([tone(3.0)], ENGINE_RATE)
+    while playback.t_start is None:
+        time.sleep(0.01)
+    sink.close(discard=True)
+    played = trimmed(capture.samples())
+
+    assert playback.done.is_set()
+    assert playback.t_end is None
+    assert len(played) < playback.frames / 2
+
+
+@alsa
+def test_devices_are_listed_and_chosen_by_name_or_index():
+    devices = output_devices()
+    names = [d.name for d in devices]
+    assert "default" in names and "streamtts_null" in names
+    assert [d.name for d in devices if d.default] == ["default"]
+
+    null = next(d for d in devices if d.name == "streamtts_null")
+    for choice in ("streamtts_null", str(null.index)):
+        sink = SoundDeviceSink(device=choice)
+        assert sink.device_name == "streamtts_null"
+        sink.play([tone(0.05)], ENGINE_RATE)
+        sink.close()
+
+
+@alsa
+def test_a_missing_device_is_one_error_pointing_to_output():
+    with pytest.raises(AudioDeviceError, match=r"--output FILE\.wav"):
+        open_sink(device="no such device")
+
+
+def test_wav_sink_writes_at_the_first_rate_and_resamples_the_rest(tmp_path):
+    first, second = tone(0.2), tone(0.1, rate=48_000)
+    sink = open_sink(output=tmp_path / "out.wav", play=False)
+    assert isinstance(sink, WavSink)
+    playbacks = [sink.play(chunked(first, 3), ENGINE_RATE), sink.play([second], 48_000)]
+    sink.close()
+
+    with wave.open(str(tmp_path / "out.wav")) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (ENGINE_RATE, 1, 2)
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+    assert [p.frames for p in playbacks] == [len(first), len(second) // 2]
+    assert len(pcm) == len(first) + len(second) // 2
+    assert np.array_equal(pcm[: len(first)], (first * 32767).astype("<i2"))
+
+
+def test_wav_sink_with_nothing_played_is_an_empty_valid_wav(tmp_path):
+    WavSink(tmp_path / "empty.wav").close()
+    with wave.open(str(tmp_path / "empty.wav")) as wav:
+        assert (wav.getnframes(), wav.getframerate()) == (0, 24_000)
+
+
+def test_wav_sink_in_a_missing_directory_fails_before_any_work(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        WavSink(tmp_path / "nowhere" / "out.wav")
+
+
+def test_realtime_null_sink_consumes_at_the_sample_clock():
+    sentences = [tone(0.2), tone(0.1), tone(0.15)]
+    sink = open_sink(play=False, realtime_null=True)
+    playbacks = [sink.play(chunked(audio, 4), ENGINE_RATE) for audio in sentences]
+    sink.close()
+
+    assert sink.frames == sum(len(audio) for audio in sentences)
+    for playback, audio in zip(playbacks, sentences, strict=True):
+        # It cannot take a sentence faster than it lasts (one 10 ms block of slack).
+        assert playback.t_end - playback.t_start >= len(audio) / ENGINE_RATE - 0.011
+    for before, after in itertools.pairwise(playbacks):
+        assert before.t_end <= after.t_start
+
+
+def test_null_sink_discard_ends_queued_sentences_unplayed():
+    sink = NullSink(realtime=True)
+    playback = sink.play([tone(2.0)], ENGINE_RATE)
+    sink.close(discard=True)
+    assert playback.done.is_set() and playback.t_end is None
+
+
+def test_tee_sink_plays_and_writes_the_same_audio(tmp_path):
+    audio = tone(0.2)
+    null = NullSink()
+    sink = TeeSink(null, WavSink(tmp_path / "tee.wav"))
+    playback = sink.play(chunked(audio, 4), ENGINE_RATE)
+    sink.close()
+
+    assert playback.frames == null.frames == len(audio)
+    with wave.open(str(tmp_path / "tee.wav")) as wav:
+        assert wav.getnframes() == len(audio)

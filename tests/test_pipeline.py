@@ -1,0 +1,186 @@
+"""The speak pipeline end to end with real parts: the stream reader and segmenter, NLLB
+converted in the test, Kokoro and Open JTalk speech, WAV and null sinks (the realtime null
+sink plays at the sample clock, so overlap and lag show in the recorded timestamps)."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import threading
+import wave
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamtts.audio import NullSink, WavSink
+from streamtts.pipeline import Pipeline
+from streamtts.stats import SentenceRecord, summarize
+from streamtts.translate import load_translator
+from streamtts.tts import TTSEngine, load_engine
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def kokoro() -> TTSEngine:
+    """One warm Kokoro engine for the module: loading it costs seconds."""
+    engine = load_engine("kokoro")
+    engine.warmup()
+    return engine
+
+
+@pytest.fixture(scope="module")
+def openjtalk() -> TTSEngine:
+    """Open JTalk, many times faster than real time: for tests about timing, not voice."""
+    engine = load_engine("openjtalk")
+    engine.warmup()
+    return engine
+
+
+def claude_events(*blocks: str) -> list[str]:
+    """Claude Code stream-json lines (no partial messages): one assistant text block each."""
+    lines = [json.dumps({"type": "system", "subtype": "init", "session_id": "s", "tools": []})]
+    for i, text in enumerate(blocks):
+        message = {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "m"}
+        message["content"] = [{"type": "text", "text": text}]
+        event = {"type": "assistant", "message": message, "parent_tool_use_id": None}
+        lines.append(json.dumps({**event, "session_id": "s"}, ensure_ascii=False))
+    lines.append(json.dumps({"type": "result", "subtype": "success", "is_error": False}))
+    return lines
+
+
+def make_pipeline(
+    engine: TTSEngine, sink: object, *, translate: str = "none", **options: object
+) -> Pipeline:
+    model_dir = options.pop("model_dir", None)
+    return Pipeline(
+        load_translator=lambda: load_translator(translate, model_dir=model_dir),
+        load_engine=lambda: engine,
+        sink=sink,
+        **options,
+    )
+
+
+def speak(pipeline: Pipeline, data: bytes) -> list[SentenceRecord]:
+    return list(pipeline.run(io.BytesIO(data)))
+
+
+def assert_spoken_in_order(records: list[SentenceRecord], texts: list[str]) -> None:
+    assert [r.text for r in records] == texts
+    assert [r.seq for r in records] == list(range(len(texts)))
+    for record in records:
+        assert record.skipped is None, (record.text, record.skipped, record.detail)
+        assert record.audio_seconds > 0.2
+        assert record.t_ready <= record.t_translated <= record.t_first_chunk
+        assert record.t_first_chunk <= record.t_handoff <= record.t_audio_start
+        assert record.t_audio_start < record.t_audio_end
+
+
+def test_stages_overlap_and_every_sentence_is_spoken_in_order(kokoro: TTSEngine):
+    texts = ["テストを実行して、結果を確認します。", "少し待ってください。", "終わりました。"]
+    sink = NullSink(realtime=True)
+    records = speak(make_pipeline(kokoro, sink), "\n".join(claude_events("".join(texts))).encode())
+    assert_spoken_in_order(records, texts)
+    assert [r.translation for r in records] == texts  # --translate none speaks the text itself
+    # Synthesis of sentence N+1 starts while sentence N is still playing.
+    for before, after in itertools.pairwise(records):
+        assert after.t_synth_start < before.t_audio_end
+    # The first clause goes to the player while the rest of the sentence is synthesized.
+    assert records[0].t_handoff < records[0].t_synth_end
+    assert sink.frames == sum(round(r.audio_seconds * kokoro.sample_rate) for r in records)
+
+
+def test_nllb_converted_here_speaks_a_capture_without_partials_into_a_wav(
+    tmp_path: Path, make_checkpoint: Callable[..., Path], kokoro: TTSEngine
+):
+    from typer.testing import CliRunner
+
+    from streamtts.cli import app
+
+    model = tmp_path / "mlx"
+    result = CliRunner().invoke(
+        app, ["convert", "--from", str(make_checkpoint(tmp_path / "hf")), "--out", str(model)]
+    )
+    assert result.exit_code == 0, result.output
+    texts = ["Done.", "Created note.txt with content foo and confirmed it reads back as foo."]
+    wav = tmp_path / "speech.wav"
+    sink = WavSink(wav)
+    pipeline = make_pipeline(kokoro, sink, translate="nllb", model_dir=model)
+    records = speak(pipeline, (DATA / "pydantic-ai_03-multi-turn-tools.jsonl").read_bytes())
+    sink.close()
+    assert_spoken_in_order(records, texts)
+    expected = load_translator("nllb", model_dir=model).translate(texts)
+    assert [r.translation for r in records] == expected
+    with wave.open(str(wav)) as audio:
+        assert audio.getframerate() == kokoro.sample_rate
+        samples = np.frombuffer(audio.readframes(audio.getnframes()), "<i2")
+    assert len(samples) == sum(round(r.audio_seconds * kokoro.sample_rate) for r in records)
+    assert np.abs(samples).max() > 1000  # speech, not silence
+
+
+def test_max_lag_skips_sentences_that_would_start_too_late(openjtalk: TTSEngine):
+    # Written only once the models are warm, as an agent's burst of sentences: the first
+    # plays for seconds, so every later one would start more than max_lag after it was ready.
+    texts = [
+        "まずテストを実行して、どこで失敗しているかを確認します。",
+        "原因が分かりました。",
+        "代入を加算に直します。",
+        "すべて通りました。",
+    ]
+    read_end, write_end = os.pipe()
+    pipeline = make_pipeline(openjtalk, NullSink(realtime=True), max_lag=2.0)
+
+    def agent() -> None:
+        pipeline.wait_ready(timeout=60)
+        with os.fdopen(write_end, "wb") as pipe:
+            pipe.write("\n".join(claude_events("".join(texts))).encode())
+
+    writer = threading.Thread(target=agent)
+    writer.start()
+    with os.fdopen(read_end, "rb") as stream:
+        records = list(pipeline.run(stream))
+    writer.join()
+    assert [r.text for r in records] == texts
+    assert [r.skipped for r in records] == [None, "max-lag", "max-lag", "max-lag"]
+    assert records[0].t_audio_start - records[0].t_ready <= 2.0
+    summary = summarize(records, wall_seconds=1.0)
+    assert (summary.spoken, summary.skipped) == (1, {"max-lag": 3})
+
+
+def test_malformed_and_hostile_lines_never_lose_the_sentences_around_them(openjtalk: TTSEngine):
+    good = claude_events("最初の文です。", "二番目の文です。", "三番目の文です。", "最後の文です。")
+    hostile = [
+        b'{"type": "assistant", "message": {"content": [{"type": "text", "text": "trunc',
+        b"\xff\xfe not utf-8 at all \x80\x81",
+        b"[1, 2, 3]",
+        b'{"type": "assistant", "message": null}',
+        b'{"type": "assistant", "message": {"id": 7, "content": [{"type": "text", "text": 42}]}}',
+        b'{"type": "stream_event", "event": {"type": "content_block_delta", "index": "x"}}',
+        b'{"type": "user", "message": {"content": "' + b"A" * 2_000_000 + b'"}}',
+        b"\x00" * 1000,
+    ]
+    lines = [good[0].encode(), good[1].encode(), *hostile[:4], good[2].encode()]
+    lines += [*hostile[4:], good[3].encode(), hostile[0], good[4].encode(), good[5].encode()]
+    pipeline = make_pipeline(openjtalk, NullSink())
+    records = speak(pipeline, b"\n".join(lines))
+    assert_spoken_in_order(
+        records, ["最初の文です。", "二番目の文です。", "三番目の文です。", "最後の文です。"]
+    )
+    assert pipeline.source_stats.malformed == 5
+
+
+def test_one_failed_translation_is_reported_and_the_rest_go_on(
+    tmp_path: Path, openjtalk: TTSEngine
+):
+    # --translate auto without a model: Japanese passes through, English cannot be translated.
+    texts = ["最初の文です。", "This sentence needs a model.", "最後の文です。"]
+    pipeline = make_pipeline(openjtalk, NullSink(), translate="auto", model_dir=tmp_path / "none")
+    records = speak(pipeline, "\n".join(claude_events(" ".join(texts))).encode())
+    assert [r.text for r in records] == texts
+    assert [r.skipped for r in records] == [None, "translation-failed", None]
+    assert "streamtts convert" in records[1].detail
+    assert records[0].audio_seconds > 0.2 and records[2].audio_seconds > 0.2

@@ -1,0 +1,108 @@
+"""`streamtts say`, `voices` and `devices` through Typer's CliRunner, with real engines."""
+
+from __future__ import annotations
+
+import sys
+import wave
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from streamtts.cli import app
+
+linux = pytest.mark.skipif(
+    sys.platform != "linux", reason="the ALSA test devices exist on Linux only"
+)
+
+
+def read(path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path)) as wav:
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+        return pcm / 32768.0, wav.getframerate()
+
+
+def test_say_writes_kokoro_speech_to_a_wav(tmp_path):
+    out = tmp_path / "hello.wav"
+    result = CliRunner().invoke(app, ["say", "こんにちは、世界。", "--output", str(out)])
+    assert result.exit_code == 0, result.stderr
+    audio, rate = read(out)
+    assert rate == 24_000
+    assert np.abs(audio).max() > 0.1 and 0.8 < len(audio) / rate < 4
+
+
+def test_say_reads_stdin_and_takes_engine_voice_and_speed(tmp_path):
+    out = tmp_path / "stdin.wav"
+    args = ["say", "--tts", "openjtalk", "--voice", "mei_normal", "--output", str(out)]
+    normal = CliRunner().invoke(app, args, input="今日は良い天気です。\n")
+    assert normal.exit_code == 0, normal.stderr
+    audio, rate = read(out)
+    fast = CliRunner().invoke(app, [*args, "--speed", "1.5"], input="今日は良い天気です。\n")
+    assert fast.exit_code == 0, fast.stderr
+    faster, _ = read(out)
+    assert rate == 48_000 and np.abs(audio).max() > 0.1
+    assert len(faster) < len(audio)
+
+
+@linux
+def test_say_plays_on_the_default_device():
+    result = CliRunner().invoke(app, ["say", "--tts", "openjtalk", "はい。"])
+    assert result.exit_code == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["say", "--tts", "festival", "はい。"],
+            "unknown TTS engine festival; choose from kokoro, xtts, openjtalk, say, espeak",
+        ),
+        (
+            ["say", "--tts", "openjtalk", "--voice", "nobody", "はい。"],
+            "unknown openjtalk voice 'nobody'; choose from mei_normal",
+        ),
+        (["say", "  "], "nothing to say: give TEXT or pipe it to stdin"),
+        (
+            ["say", "--tts", "openjtalk", "--output", "/nonexistent/dir/x.wav", "はい。"],
+            "cannot write /nonexistent/dir/x.wav: No such file or directory",
+        ),
+    ],
+)
+def test_say_errors_are_one_line(args, message):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stderr == f"streamtts: {message}\n"
+
+
+@linux
+def test_say_on_a_missing_device_points_to_output():
+    result = CliRunner().invoke(app, ["say", "--tts", "openjtalk", "--device", "nope", "はい。"])
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("streamtts: no audio output device")
+    assert result.stderr.endswith("write the speech to a file instead with --output FILE.wav\n")
+
+
+def test_voices_lists_every_engine_and_its_voices():
+    result = CliRunner().invoke(app, ["voices"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "kokoro     available     Kokoro-82M int8 ONNX, 24 kHz"
+    assert lines[1] == " " * 11 + "voices: jf_alpha, jf_gongitsune, jf_nezumi, jf_tebukuro, jm_kumo"
+    assert [line.split()[0] for line in lines if not line.startswith(" ")] == [
+        "kokoro",
+        "xtts",
+        "openjtalk",
+        "say",
+        "espeak",
+    ]
+
+
+@linux
+def test_devices_lists_outputs_with_the_default_marked():
+    result = CliRunner().invoke(app, ["devices"])
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        "    0  streamtts_null  (ALSA, 128 ch, 44100 Hz)",
+        "*   1  default  (ALSA, 128 ch, 44100 Hz)",
+    ]
