@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # (tests/data/asound.conf through ALSA_CONFIG_PATH): nothing else to install or configure.
 APT_PACKAGES := libportaudio2 espeak-ng
 
-.PHONY: setup sysdeps test lint demo clean
+.PHONY: setup sysdeps test lint demo clean setup-xtts test-xtts
 
 setup: sysdeps $(VENV)/.installed
 
@@ -34,6 +34,30 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest -q
+	$(MAKE) --no-print-directory test-xtts
+
+# XTTS v2 (coqui-tts) lives in its own environment. coqui-tts imports torchaudio and, with
+# torch >= 2.9, insists that torchcodec is installed, but PyPI's Linux builds of both are
+# CUDA builds (their libraries need libc10_cuda / libnvrtc) while these machines carry the CPU
+# torch. streamtts needs only torchaudio's pure-Python transforms and reads reference WAVs
+# itself, never through torchcodec: so the CPU torch, the two without their dependencies, and
+# torchaudio's compiled ops (alignment, RNN-T loss) removed, which torchaudio then skips.
+XTTS_VENV ?= .venv-xtts
+XTTS_BIN := $(XTTS_VENV)/bin
+
+setup-xtts: $(XTTS_VENV)/.installed
+
+$(XTTS_VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(XTTS_VENV)
+	$(XTTS_BIN)/pip install -q --upgrade pip
+	$(XTTS_BIN)/pip install -q "torch==2.13.0"
+	$(XTTS_BIN)/pip install -q -e ".[xtts,dev]"
+	$(XTTS_BIN)/pip install -q --no-deps "torchaudio==2.11.0" "torchcodec==0.13.0"
+	rm -f $(XTTS_VENV)/lib/python3*/site-packages/torchaudio/lib/*.so
+	touch $@
+
+test-xtts: setup-xtts
+	$(XTTS_BIN)/pytest -q tests/test_xtts.py
 
 # Speaks a bundled Claude Code transcript in Japanese: the English one through NLLB when a
 # converted model exists (fetched and converted once when the Hugging Face hub is reachable),
@@ -52,4 +76,4 @@ demo: setup
 	$(BIN)/streamtts speak "$$@" --print --stats
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(XTTS_VENV) build *.egg-info .pytest_cache .ruff_cache

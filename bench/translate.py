@@ -16,7 +16,6 @@ divided by this machine's measured read bandwidth (``bench/membw.py``). Results 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import statistics
@@ -24,23 +23,32 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 # bench/ is not a package: its sibling modules are imported from its own directory.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import membw
 import nllb_models as models
+from translate_engines import THREAD_ENV
+from translate_report import Settings, check_targets, render_table, write_results
 
-RESULTS = Path(__file__).resolve().parent / "results"
-PACKAGES = ["mlx", "mlx-lm", "torch", "transformers", "ctranslate2", "numpy", "sentencepiece"]
-# name → (kind, MLX dtype or CTranslate2 quantization, bits, pruned head)
-ENGINES: dict[str, tuple[str, str, int | None, bool]] = {
-    "torch": ("torch", "float32", None, False),
-    "ct2-float32": ("ct2", "float32", None, False),
-    "ct2-int8": ("ct2", "int8", None, False),
+
+class Engine(NamedTuple):
+    """How to build and run one row of the table."""
+
+    kind: str  # "torch", "ct2" or "mlx": the worker in translate_engines.py
+    dtype: str  # MLX dtype or CTranslate2 quantization
+    bits: int | None = None  # MLX quantization
+    prune: bool = False  # MLX head pruned to Japanese
+
+
+ENGINES: dict[str, Engine] = {
+    "torch": Engine("torch", "float32"),
+    "ct2-float32": Engine("ct2", "float32"),
+    "ct2-int8": Engine("ct2", "int8"),
     **{
-        f"mlx-{label}" + ("-pruned" if prune else ""): ("mlx", dtype, bits, prune)
+        f"mlx-{label}" + ("-pruned" if prune else ""): Engine("mlx", dtype, bits, prune)
         for label, dtype, bits in (
             ("fp32", "float32", None),
             ("bf16", "bfloat16", None),
@@ -51,7 +59,6 @@ ENGINES: dict[str, tuple[str, str, int | None, bool]] = {
         for prune in (False, True)
     },
 }
-THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 # The mlx[cpu] wheel for Linux links the reference (netlib) BLAS, which multiplies matrices
 # at about 2 GFLOP/s here. Debian's OpenBLAS (apt-get install libopenblas0-pthread) exports
 # the same cblas symbols, so preloading it swaps MLX's matmul backend without rebuilding.
@@ -203,63 +210,34 @@ def pruned_rows(model_dir: Path) -> list[int]:
     raise ValueError(f"{model_dir} has no pruned head")
 
 
-def check_targets(rows: dict[str, dict[str, Any]]) -> list[str]:
-    """The issue's three targets, each as a line with the measured figure and a verdict.
+def run_engines(
+    names: list[str],
+    base: dict[str, Any],
+    prepared: dict[str, tuple[Path, dict[str, int], int]],
+    *,
+    keep_ids: list[int] | None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
+    """Run each engine once; return results and the 1-minute load average before each.
 
-    Checked for MLX as installed and again with OpenBLAS preloaded, when that row ran.
+    transformers runs first: its tokens are the reference the others are compared with. A
+    failing engine is reported and left out rather than costing the others' figures.
     """
-    lines = []
-
-    def verdict(ok: bool) -> str:
-        return "met" if ok else "NOT met"
-
-    for suffix in ("", "-openblas"):
-        full = rows.get(f"mlx-fp32{suffix}")
-        if full is None:
-            continue
-        label = f"mlx-fp32{suffix}"
-        ratio = full["step_ms"] / full["floor_ms"]
-        lines.append(
-            f"{label} decode step within 1.3x of its bandwidth floor: {full['step_ms']:.1f} ms "
-            f"vs floor {full['floor_ms']:.1f} ms = {ratio:.2f}x, {verdict(ratio <= 1.3)}"
-        )
-        if torch := rows.get("torch"):
-            speedup = torch["sentence_ms"] / full["sentence_ms"]
-            lines.append(
-                f"{label} at least 1.5x faster per sentence than transformers: "
-                f"{full['sentence_ms']:.0f} ms vs {torch['sentence_ms']:.0f} ms = "
-                f"{speedup:.2f}x, {verdict(speedup >= 1.5)}"
-            )
-        if pruned := rows.get(f"mlx-fp32-pruned{suffix}"):
-            speedup = full["sentence_ms"] / pruned["sentence_ms"]
-            same = pruned["same_tokens"]
-            identical = same == pruned["sentences"]
-            lines.append(
-                f"{label} pruned head at least 1.8x faster per sentence than the full head, "
-                f"identical tokens: {pruned['sentence_ms']:.0f} ms vs {full['sentence_ms']:.0f} "
-                f"ms = {speedup:.2f}x, tokens identical in {same}/{pruned['sentences']} "
-                f"sentences, {verdict(speedup >= 1.8 and identical)}"
-            )
-    return lines
-
-
-def render_table(rows: list[dict[str, Any]]) -> str:
-    """The results as a markdown table."""
-    head = (
-        "| engine | n | encoder ms | step ms (p95) | sentence ms | sentence p95 | peak RSS MB "
-        "| MB/step | floor ms | floor/step | same tokens |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
-    )
-    lines = [
-        f"| {r['engine']} | {r['sentences']} | {r['encoder_ms']:.1f} | {r['step_ms']:.1f} "
-        f"({r['step_p95_ms']:.1f}) | {r['sentence_ms']:.0f} | {r['sentence_p95_ms']:.0f} "
-        f"| {r['peak_rss_mb']:.0f} | {r['step_mb']:.0f} | {r['floor_ms']:.1f} "
-        f"| {r['floor_share']:.0%} | "
-        + ("—" if r["same_tokens"] is None else f"{r['same_tokens']}/{r['sentences']}")
-        + " |"
-        for r in rows
-    ]
-    return head + "\n".join(lines) + "\n"
+    results, loads = {}, {}
+    for name in sorted(names, key=lambda n: n != "torch"):
+        spec = {
+            **base,
+            "name": name,
+            "kind": ENGINES[name].kind,
+            "model_dir": str(prepared[name][0]),
+            "keep_ids": keep_ids if name == "torch" else None,
+        }
+        loads[name] = os.getloadavg()[0]
+        print(f"running {name} (load {loads[name]:.2f}) …", flush=True)
+        try:
+            results[name] = run_engine(spec, base["threads"])
+        except RuntimeError as error:
+            print(error, file=sys.stderr)
+    return results, loads
 
 
 def main() -> None:
@@ -288,35 +266,33 @@ def main() -> None:
     print(f"building {shape.name} models under {models.cache_dir(shape)} …", flush=True)
     prepared = {name: prepare(name, shape) for name in names}
     keep_ids = None
-    if "torch" in names and any(ENGINES[n][3] for n in names):
+    if "torch" in names and any(ENGINES[n].prune for n in names):
         keep_ids = pruned_rows(models.mlx_model(shape, prune=True))
-    bandwidth = membw.read_bandwidth_gbs()
     machine = membw.machine_info()
+    before = membw.read_bandwidth_gbs()
+    base = {
+        "sources": sources,
+        "tgt_lang_id": tgt_lang_id,
+        "new_tokens": args.new_tokens,
+        "threads": args.threads,
+        "budget_s": args.budget,
+        "min_sentences": args.min_sentences,
+    }
+    results, loads = run_engines(names, base, prepared, keep_ids=keep_ids)
+    names = [name for name in names if name in results]
+    # Other processes' load moves the figure: keep the best of before and after the run.
+    after = membw.read_bandwidth_gbs()
+    bandwidth = {label: max(before[label], after[label]) for label in before}
 
-    results, rows = {}, {}
-    for name in ["torch", *(n for n in names if n != "torch")] if "torch" in names else names:
-        model_dir, sizes, act_bytes = prepared[name]
-        spec = {
-            "name": name,
-            "kind": ENGINES[name][0],
-            "model_dir": str(model_dir),
-            "sources": sources,
-            "tgt_lang_id": tgt_lang_id,
-            "new_tokens": args.new_tokens,
-            "threads": args.threads,
-            "budget_s": args.budget,
-            "min_sentences": args.min_sentences,
-            "keep_ids": keep_ids if name == "torch" else None,
-        }
-        load = os.getloadavg()[0]
-        print(f"running {name} (load {load:.2f}) …", flush=True)
-        results[name] = run_engine(spec, args.threads)
+    rows = {}
+    for name in names:
+        _, sizes, act_bytes = prepared[name]
         step = step_bytes(
             sizes, shape.config, src_len=src_len, act_bytes=act_bytes, new_tokens=args.new_tokens
         )
         reference = None
         if "torch" in results and name != "torch":
-            key = "restricted_tokens" if ENGINES[name][3] else "tokens"
+            key = "restricted_tokens" if ENGINES[name].prune else "tokens"
             reference = results["torch"].get(key)
         rows[name] = summarise(
             name,
@@ -326,15 +302,23 @@ def main() -> None:
             reference=reference,
             new_tokens=args.new_tokens,
         )
-        rows[name]["load_before"] = load
+        rows[name]["load_before"] = loads[name]
 
     table = render_table([rows[n] for n in names])
     checks = check_targets(rows)
     print(table)
     print("\n".join(checks))
+    settings = Settings(
+        quick=args.quick,
+        sentences=args.sentences,
+        new_tokens=args.new_tokens,
+        min_sentences=args.min_sentences,
+        budget=args.budget,
+        threads=args.threads,
+    )
     write_results(
         shape=shape,
-        args=args,
+        settings=settings,
         rows=[rows[n] for n in names],
         table=table,
         checks=checks,
@@ -342,93 +326,8 @@ def main() -> None:
         bandwidth=bandwidth,
         keep_ids=keep_ids,
         src_len=src_len,
+        results=results,
     )
-
-
-def write_results(
-    *,
-    shape: models.Shape,
-    args: argparse.Namespace,
-    rows: list[dict[str, Any]],
-    table: str,
-    checks: list[str],
-    machine: dict[str, str],
-    bandwidth: dict[str, float],
-    keep_ids: list[int] | None,
-    src_len: float,
-) -> None:
-    """Write ``bench/results/translate[-quick].md`` and the same figures as JSON."""
-    stem = "translate" if shape.name == "full" else f"translate-{shape.name}"
-    vocab = shape.config["vocab_size"]
-    versions = membw.package_versions(PACKAGES)
-    shape_keys = ("d_model", "encoder_layers", "decoder_layers", "decoder_ffn_dim", "vocab_size")
-    shape_summary = {key: shape.config[key] for key in shape_keys}
-    loads = ", ".join(f"{r['engine']} {r['load_before']:.2f}" for r in rows)
-    kept = (
-        f"{len(keep_ids)} of {vocab} rows ({len(keep_ids) / vocab:.1%})" if keep_ids else "not run"
-    )
-    lines = [
-        f"# Translation benchmark ({shape.name} shape)",
-        "",
-        f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with "
-        f"`.venv/bin/python bench/translate.py{' --quick' if args.quick else ''}`.",
-        "",
-        "## Machine",
-        "",
-        *(f"- {key}: {value}" for key, value in machine.items()),
-        "- read bandwidth: "
-        + ", ".join(f"{label} {gbs:.1f} GB/s" for label, gbs in bandwidth.items()),
-        "- versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()),
-        f"- threads: {args.threads} per engine ({', '.join(THREAD_ENV)} set to match)",
-        "- shared machine: other processes (about six other developers' builds and tests) "
-        f"ran at the same time; 1-minute load average before each engine: {loads}.",
-        "",
-        "## Setup",
-        "",
-        f"- model: M2M100 `{json.dumps(shape_summary)}` "
-        "with seeded random weights (real NLLB weights cannot be downloaded here).",
-        f"- input: {args.sentences} seeded sentences of {src_len:.1f} source ids on average; "
-        f"output forced to {args.new_tokens} tokens after the language token (EOS disabled).",
-        f"- per engine: one warm-up sentence, then sentences until {args.min_sentences} are "
-        f"done and {args.budget:.0f} s have passed, or all are done (column n).",
-        f"- pruned head (`--prune-vocab jpn_Jpan`): {kept}.",
-        "",
-        "## Results",
-        "",
-        table,
-        *(f"- {check}" for check in checks),
-        "",
-        NOTES,
-    ]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{stem}.md").write_text("\n".join(lines))
-    raw = {"machine": machine, "bandwidth": bandwidth, "versions": versions, "rows": rows}
-    (RESULTS / f"{stem}.json").write_text(json.dumps(raw, indent=2) + "\n")
-    print(f"wrote {RESULTS / stem}.md")
-
-
-NOTES = """## How to read it
-
-- encoder ms: the encoder stack alone on one sentence. step ms: (sentence − encoder) / output
-  tokens, so it includes each engine's per-sentence extras (cross-attention projections,
-  transformers' step for the forced language token). sentence ms: one whole greedy translation.
-- MB/step: bytes one decode step must read: decoder layers (without the cross-attention
-  key/value projections, done once per sentence), the output head (pruned rows, or the whole
-  tied 256k embedding), and the self- and cross-attention caches. Counted from the stored
-  tensors (CTranslate2 int8: int8 matrices plus one fp32 scale per row). floor ms = MB/step
-  ÷ best measured read bandwidth; floor/step is the share of that floor achieved.
-- same tokens: sentences whose tokens equal transformers' exactly. Full-head engines are
-  compared with plain greedy decoding; pruned heads with transformers' greedy decoding
-  restricted to the pruned head's rows (a logits processor sets every other score to -inf),
-  which is what a pruned head must reproduce; with random weights the unrestricted argmax
-  often falls outside the kept rows.
-- The pruned head's size comes from running the real selection (`japanese_token_ids`) over
-  a synthetic 256,000-piece vocabulary whose scripts are shared out by NLLB's 202 language
-  codes (126 Latin-script) with 75% of Latin pieces plain ASCII: an assumption, stated in
-  `bench/nllb_models.py`. The real NLLB vocabulary could not be read here; the bytes per
-  step, and so the pruned speed-up, scale with the kept rows.
-- Apple-silicon GPU timings cannot be taken on this machine and are not estimated.
-"""
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 WARMUP_TOKENS = 4
+# Thread-pool variables set to the same count for every engine (OpenMP, MKL, OpenBLAS).
+THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
 def _timed(run: Callable[[], Any]) -> tuple[float, Any]:

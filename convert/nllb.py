@@ -3,7 +3,7 @@
 Conversion is the loader run in reverse: the checkpoint's weights go through the same
 ``Model.sanitize`` and ``build_model`` the runtime uses, so a directory that converts is a
 directory that loads. Options change only what is stored: the dtype of float weights,
-mlx-lm's affine quantization of every layer whose input width divides by the group size
+affine quantization of every layer whose input width divides by the group size
 (the shared embedding included), and a pruned output head that keeps the rows a target
 language can use (:func:`streamtts.nllb.vocab.japanese_token_ids`), padded to a multiple
 of 64 with copies of ``</s>``'s row, which cannot change an argmax. Everything is written
@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
+import mlx.nn as nn
 
 from streamtts.convert.checkpoint import CheckpointError, read_checkpoint
 from streamtts.nllb.load import CONFIG, SPM_MODEL, build_model, write_manifest
@@ -111,6 +112,22 @@ def prune_head(
     return pruned, {"language": lang, "kept": len(kept), "size": rows.shape[0]}
 
 
+def quantize(model: nn.Module, *, bits: int, group_size: int) -> dict[str, Any]:
+    """Quantize, in place, every layer whose input width divides by ``group_size``.
+
+    Returns the ``quantization`` config entry the loader rebuilds the layers from.
+    """
+    nn.quantize(
+        model,
+        group_size=group_size,
+        bits=bits,
+        class_predicate=lambda _, m: (
+            hasattr(m, "to_quantized") and m.weight.shape[-1] % group_size == 0
+        ),
+    )
+    return {"group_size": group_size, "bits": bits, "mode": "affine"}
+
+
 def _write_atomically(out: Path, write: Callable[[Path], None]) -> None:
     # A sibling temporary directory keeps the final rename on one filesystem.
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +153,7 @@ def convert_checkpoint(
     options: ConvertOptions = ConvertOptions(),
 ) -> ConvertResult:
     """Convert the Hugging Face checkpoint directory ``checkpoint`` into ``out``."""
-    from mlx_lm.utils import quantize_model, save_model
+    from mlx_lm.utils import save_model
 
     checkpoint, out = Path(checkpoint), Path(out)
     _check_options(options, out)
@@ -159,10 +176,11 @@ def convert_checkpoint(
         model = build_model(config, weights)
     except ValueError as error:
         raise ConvertError(f"{checkpoint} does not match its config.json: {error}") from None
+    config["quantization"] = None
     if options.quantize:
-        model, config = quantize_model(model, config, options.group_size, options.quantize)
-    else:
-        config["quantization"] = None
+        config["quantization"] = quantize(
+            model, bits=options.quantize, group_size=options.group_size
+        )
 
     def write(staging: Path) -> None:
         save_model(staging, model)

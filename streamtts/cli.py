@@ -271,7 +271,8 @@ def convert(
         Path | None,
         typer.Option(
             envvar="STREAMTTS_MODEL_DIR",
-            help="Output model directory.  [default: streamtts/ in the user cache dir]",
+            help="Output model directory (default: streamtts/nllb-200-distilled-600M-mlx "
+            "in the user cache directory).",
             show_default=False,
         ),
     ] = None,
@@ -462,7 +463,7 @@ def say(
 ) -> None:
     """Speak Japanese text with a local engine, clause by clause as it is synthesized."""
     from streamtts.audio import open_sink
-    from streamtts.tts import load_engine
+    from streamtts.tts import load_engine, split_for_engine
 
     if text is None:
         text = sys.stdin.read()
@@ -480,8 +481,12 @@ def say(
         raise fail(f"cannot write {output}: {exc.strerror}") from None
     except _user_errors() as exc:
         raise fail(str(exc)) from None
+    # Pieces no longer than the engine handles well; each engine streams a piece its own way.
+    pieces = split_for_engine(text, engine.max_chars, first_clause=False)
     try:
-        sink.play(engine.synthesize(text), engine.sample_rate)
+        sink.play(
+            (audio for piece in pieces for audio in engine.synthesize(piece)), engine.sample_rate
+        )
     except _user_errors() as exc:
         sink.close(discard=True)
         raise fail(str(exc)) from None

@@ -46,6 +46,7 @@ MAX_BATCH = 16  # sentences translated together at most, so one batch cannot hol
 # reader, and a reader that stops reading stalls the agent writing into our stdin.
 READ_AHEAD = 10_000
 HAND_OFF = 4  # bound between translation, synthesis and playback: they pace each other
+STOP_WAIT = 2.0  # seconds stop() waits for the stages to wind down
 # --device null: no sound, but played at the sample clock, so timing is as with a sound card.
 NULL_DEVICE = "null"
 
@@ -97,6 +98,7 @@ class Pipeline:
         self.startup: dict[str, float] = {}
         self.source_stats: SourceStats = SourceStats()
         self.t0 = time.perf_counter()
+        self.silenced_at: float | None = None  # when stop() silenced the sink
 
     def run(self, stream: BinaryIO) -> Iterator[SentenceRecord]:
         """Start every stage on ``stream`` and yield each record, in order, once it is done.
@@ -107,14 +109,8 @@ class Pipeline:
         marked ``interrupted``.
         """
         self.t0 = time.perf_counter()
-        stages = [
-            (self._read, stream),
-            (self._translate, None),
-            (self._synthesize, None),
-            (self._play, None),
-        ]
-        for target, arg in stages:
-            args = () if arg is None else (arg,)
+        stages = [(self._read, (stream,)), (self._translate, ()), (self._synthesize, ())]
+        for target, args in [*stages, (self._play, ())]:
             name = f"streamtts-{target.__name__.strip('_')}"
             # Daemon threads: the reader may sit in a read() on stdin that nothing can cancel.
             thread = threading.Thread(target=self._guard, args=(target, *args), name=name)
@@ -149,8 +145,12 @@ class Pipeline:
         self._stop.set()
         if silence:
             self._sink.close(discard=True)
-        for thread in self._threads[1:]:  # the reader may be blocked in read(): not joined
-            thread.join(timeout=2.0)
+            self.silenced_at = time.perf_counter()
+        # A stage busy in a model call finishes that call first; the reader may be blocked
+        # in a read() for good, so it is not waited for at all.
+        deadline = time.perf_counter() + STOP_WAIT
+        for thread in self._threads[1:]:
+            thread.join(timeout=max(0.0, deadline - time.perf_counter()))
         for record in self.records:
             if record.t_audio_end is None:
                 record.skip("interrupted")

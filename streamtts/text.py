@@ -29,11 +29,15 @@ SOFT_LIMIT = 150
 HARD_LIMIT = 300
 # An unclosed `code span` or [link stops protecting its content after this many characters.
 PROTECT_LIMIT = 200
+# A line's kind is settled by its first HOLD_LIMIT characters, and a table row longer than
+# that is data, not read: so a held line never grows past it.
+HOLD_LIMIT = 4096
 
 _CANDIDATE = re.compile(r"[`\[\]()]|[.!?…。！？]|[,;:—、，；：]")
 _TERMINATORS = ".!?…。！？"
 _CJK_TERMINATORS = "。！？"
 _CLOSERS = "\"'”’)]}»」』）】〕*_~"
+_BACKTICKS = re.compile(r"`+")
 _SPACE = re.compile(r"\s")
 _NON_SPACE = re.compile(r"\S")
 _WORD_BEFORE = re.compile(r"[A-Za-z](?:[A-Za-z.]*[A-Za-z])?$")
@@ -170,6 +174,8 @@ class Segmenter:
                 self._push(text[i:end])
             elif self._mode == _IN_ROW:
                 self._line += text[i:end]
+                if len(self._line) > HOLD_LIMIT:
+                    self._line, self._mode = "", _SKIP
             if newline < 0:
                 return
             self._end_line()
@@ -178,15 +184,16 @@ class Segmenter:
     def _start_line(self, *, complete: bool) -> bool:
         """Act on the held line start once its kind is certain; False while it is not."""
         line = self._line
+        held = len(line) >= HOLD_LIMIT
         if self._fence is not None:
-            closes = _closes_fence(line, self._fence, complete)
+            closes = False if held else _closes_fence(line, self._fence, complete)
             if closes is None:
                 return False
             if closes:
                 self._fence = None
             self._line, self._mode = "", _SKIP
             return True
-        decided = _classify(line, complete)
+        decided = _classify(line[:HOLD_LIMIT], complete or held)
         if decided is None:
             return False
         kind, markup = decided
@@ -213,7 +220,8 @@ class Segmenter:
         elif self._mode == _IN_HEADING:
             self._end_unit()
         elif self._mode == _IN_ROW:
-            self._emit(speakable_row(self._line))
+            if len(self._line) <= HOLD_LIMIT:
+                self._emit(speakable_row(self._line))
             self._line = ""
         self._mode = _START
 
@@ -285,7 +293,7 @@ class Segmenter:
         """Handle the special character at ``j``; return where to scan on, None to wait."""
         c, n = buf[j], len(buf)
         if c == "`":
-            run = len(buf) - len(buf[j:].lstrip("`")) - j
+            run = _BACKTICKS.match(buf, j).end() - j  # type: ignore[union-attr]
             if j + run == n and not final:
                 return None
             if not self._code:
@@ -377,9 +385,8 @@ def segment(pieces: Iterable[TextPiece]) -> Iterator[Sentence]:
 def is_japanese(text: str) -> bool:
     """True when text is mostly Japanese (kana and kanji), e.g. an agent answering in Japanese.
 
-    A Latin word of about five letters says as much as two Japanese characters, so Latin
-    letters count half: ``README を更新しました`` is Japanese, an English sentence
-    quoting one button label is not.
+    A Japanese character says about as much as two Latin letters, so it counts double:
+    ``README を更新しました`` is Japanese; an English sentence quoting a button label is not.
     """
     japanese = latin = 0
     for c in text:

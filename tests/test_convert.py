@@ -195,7 +195,10 @@ def test_dtype_and_quantization_are_stored(
     assert code == 0
     dtype, quantization = expect
     bits = f", {quantization['bits']}-bit" if quantization else ""
-    assert f" MB, {dtype}{bits}, full output head ({VOCAB} tokens))" in stdout
+    size = sum(p.stat().st_size for p in out.iterdir()) / 1e6
+    assert (
+        stdout == f"wrote {out} ({size:.1f} MB, {dtype}{bits}, full output head ({VOCAB} tokens))\n"
+    )
     bundle = load(out)
     assert (bundle.config["dtype"], bundle.config["quantization"]) == expect
     assert bundle.model.encoder.layers[0].fc1.weight.dtype == (

@@ -6,6 +6,7 @@ loader; the reference is the transformers model read back from that same checkpo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import mlx.core as mx
@@ -64,10 +65,11 @@ class Pair:
                 do_sample=False,
                 forced_bos_token_id=JPN,
                 max_new_tokens=new_tokens + 1,  # + the language token
-                eos_token_id=2 if eos else None,
+                # Without EOS, transformers forbids </s> until the length is reached.
+                **({} if eos else {"min_new_tokens": new_tokens + 1}),
             )
         rows = [row[2:] for row in out.tolist()]
-        return [row[: row.index(2)] if eos and 2 in row else row for row in rows]
+        return [row[: row.index(2)] if 2 in row else row for row in rows]
 
 
 @pytest.fixture(scope="module")
@@ -79,24 +81,35 @@ def corpus_ids(spm_corpus: list[str], spm_model: Path) -> list[list[int]]:
     return [tokenizer.encode(text, "eng_Latn") for text in spm_corpus[:60]]
 
 
-@pytest.fixture(scope="module", params=list(SHAPES))
-def pair(request, make_checkpoint, tmp_path_factory) -> Pair:
-    root = tmp_path_factory.mktemp(request.param)
-    checkpoint = make_checkpoint(root / "hf", **SHAPES[request.param])
-    return Pair(checkpoint, root / "mlx", ConvertOptions())
-
-
 @pytest.fixture(scope="module")
-def base(make_checkpoint, tmp_path_factory) -> Pair:
-    root = tmp_path_factory.mktemp("base")
-    return Pair(make_checkpoint(root / "hf"), root / "mlx", ConvertOptions())
+def pairs(make_checkpoint, tmp_path_factory) -> Callable[[str, float], Pair]:
+    """``pairs(shape, init_std)``: a converted checkpoint and its reference, built once each."""
+    built: dict[tuple[str, float], Pair] = {}
+
+    def get(shape: str, init_std: float) -> Pair:
+        if (shape, init_std) not in built:
+            root = tmp_path_factory.mktemp(shape)
+            checkpoint = make_checkpoint(root / "hf", init_std=init_std, **SHAPES[shape])
+            built[shape, init_std] = Pair(checkpoint, root / "mlx", ConvertOptions())
+        return built[shape, init_std]
+
+    return get
 
 
+# Weight scales. Logits are compared at 0.25, where float32 itself is accurate to ~1e-5
+# (at larger scales transformers' float32 drifts from its own float64 by as much as ours
+# does). Tokens are compared at 0.6, where random-weight greedy decoding stops repeating a
+# single token and produces varied output, so agreement means something.
+LOGITS_STD, TOKENS_STD = 0.25, 0.6
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
 def test_encoder_and_every_decoder_step_match_transformers(
-    pair: Pair, corpus_ids: list[list[int]]
+    pairs: Callable[[str, float], Pair], shape: str, corpus_ids: list[list[int]]
 ) -> None:
     import torch
 
+    pair = pairs(shape, LOGITS_STD)
     src = corpus_ids[:8]  # different lengths, so the batch is padded
     rng = np.random.default_rng(0)
     tgt = [[2, JPN, *rng.integers(4, 700, size=14).tolist()] for _ in src]
@@ -130,27 +143,49 @@ def test_encoder_and_every_decoder_step_match_transformers(
         )
 
 
-@pytest.mark.parametrize("eos", [True, False])
-def test_greedy_tokens_equal_transformers_single_and_batched(
-    pair: Pair, corpus_ids: list[list[int]], eos: bool
-) -> None:
+def _assert_same_as_transformers(pair: Pair, src: list[list[int]], *, eos: bool) -> list:
+    """Our greedy output, one sentence at a time and in batches of 8, equals transformers'."""
     new_tokens = 24
+    # transformers' generate costs about as much for 60 sentences as for one; ours runs
+    # single and batched (mixed lengths, so padding; sentences ending while others go on).
+    expected = pair.hf_generate(src, new_tokens, eos=eos)
     raw = GenerateOptions.raw(max_new_tokens=new_tokens, eos=eos)
-    expected = [pair.hf_generate([src], new_tokens, eos=eos)[0] for src in corpus_ids]
-    single = [generate(pair.bundle, [src], tgt_lang_id=JPN, options=raw)[0] for src in corpus_ids]
+    single = [generate(pair.bundle, [ids], tgt_lang_id=JPN, options=raw)[0] for ids in src]
     assert single == expected
-    # Batches mix lengths (padding) and sentences that end early with ones still going.
     batched = []
-    for start in range(0, len(corpus_ids), 8):
-        batch = corpus_ids[start : start + 8]
-        got = generate(pair.bundle, batch, tgt_lang_id=JPN, options=raw)
-        assert got == pair.hf_generate(batch, new_tokens, eos=eos)
-        batched += got
+    for start in range(0, len(src), 8):
+        batched += generate(pair.bundle, src[start : start + 8], tgt_lang_id=JPN, options=raw)
     assert batched == expected
-    # The comparison means something only if the outputs are long and varied.
-    assert np.mean([len(tokens) for tokens in expected]) >= (20 if eos else new_tokens)
-    assert len({tuple(tokens) for tokens in expected}) >= 30
-    assert len({token for tokens in expected for token in tokens}) >= 50
+    return expected
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_greedy_tokens_equal_transformers(
+    pairs: Callable[[str, float], Pair], shape: str, corpus_ids: list[list[int]]
+) -> None:
+    expected = _assert_same_as_transformers(pairs(shape, TOKENS_STD), corpus_ids, eos=False)
+    # The comparison means something only if the outputs are varied.
+    assert len({tuple(tokens) for tokens in expected}) >= 40
+    assert len({token for tokens in expected for token in tokens}) >= 40
+
+
+def test_greedy_tokens_equal_transformers_with_eos(
+    make_checkpoint, tmp_path: Path, corpus_ids: list[list[int]]
+) -> None:
+    from transformers import M2M100ForConditionalGeneration
+
+    # A random model rarely picks </s>; lengthening its embedding row makes about a third of the
+    # sentences end early, so stopping (and batches where some rows stop) is exercised.
+    checkpoint = make_checkpoint(tmp_path / "hf", init_std=TOKENS_STD)
+    model = M2M100ForConditionalGeneration.from_pretrained(checkpoint)
+    model.model.shared.weight.data[2] *= 3
+    model.save_pretrained(checkpoint)
+    expected = _assert_same_as_transformers(
+        Pair(checkpoint, tmp_path / "mlx", ConvertOptions()), corpus_ids, eos=True
+    )
+    ended = sum(len(tokens) < 24 for tokens in expected)
+    assert 10 <= ended <= 50
+    assert np.mean([len(tokens) for tokens in expected]) >= 6
 
 
 def test_loop_start() -> None:
@@ -164,9 +199,9 @@ def test_loop_start() -> None:
 
 
 def test_guards_cut_loops_cap_length_and_never_emit_unk(
-    base: Pair, corpus_ids: list[list[int]]
+    pairs: Callable[[str, float], Pair], corpus_ids: list[list[int]]
 ) -> None:
-    bundle = base.bundle
+    bundle = pairs("base", TOKENS_STD).bundle
     raw = generate(bundle, corpus_ids, tgt_lang_id=JPN, options=GenerateOptions.raw(eos=False))
     # Relative cap alone: exactly 2 × source length + 10 tokens when EOS is not honoured.
     capped = generate(
@@ -177,23 +212,27 @@ def test_guards_cut_loops_cap_length_and_never_emit_unk(
     )
     assert [len(tokens) for tokens in capped] == [2 * len(src) + 10 for src in corpus_ids]
     assert all(c == r[: len(c)] for c, r in zip(capped, raw, strict=True))
-    # Loop guard: a prefix of the raw output, free of loops, shorter where raw output looped.
+    # Loop guard: the raw output up to the first loop, keeping one copy of its unit.
     guarded = generate(
         bundle,
         corpus_ids,
         tgt_lang_id=JPN,
         options=GenerateOptions(max_len_ratio=None, suppress_unk=False, eos=False),
     )
-    looped = [loop_start(tokens) is not None for tokens in raw]
-    assert sum(looped) >= 10
-    for g, r, loops in zip(guarded, raw, looped, strict=True):
-        assert g == r[: len(g)]
-        assert loop_start(g) is None
-        assert len(g) < len(r) if loops else g == r
+    expected = []
+    for tokens in raw:
+        cuts = (loop_start(tokens[:end]) for end in range(1, len(tokens) + 1))
+        cut = next((c for c in cuts if c is not None), len(tokens))
+        expected.append(tokens[:cut])
+    assert guarded == expected
+    assert sum(len(g) < len(r) for g, r in zip(guarded, raw, strict=True)) >= 10
 
-    # Make <unk> win every step, then forbid it.
-    weight = bundle.model.shared.weight
-    bundle.model.shared.weight = mx.where(mx.arange(weight.shape[0])[:, None] == 3, 50.0, weight)
+    # Make <unk> win every step: a constant final hidden state that <unk>'s row matches best.
+    model = bundle.model
+    norm, weight = model.decoder.layer_norm, model.shared.weight
+    saved = norm.weight, norm.bias, weight
+    norm.weight, norm.bias = mx.zeros_like(norm.weight), mx.ones_like(norm.bias)
+    model.shared.weight = mx.where(mx.arange(weight.shape[0])[:, None] == 3, 100.0, weight)
     try:
         options = GenerateOptions.raw(max_new_tokens=10, eos=False)
         unk = generate(bundle, corpus_ids[:4], tgt_lang_id=JPN, options=options)
@@ -203,16 +242,17 @@ def test_guards_cut_loops_cap_length_and_never_emit_unk(
         assert [len(tokens) for tokens in no_unk] == [10] * 4
         assert 3 not in {token for tokens in no_unk for token in tokens}
     finally:
-        bundle.model.shared.weight = weight
+        norm.weight, norm.bias, model.shared.weight = saved
 
 
-def test_generate_edge_cases(base: Pair) -> None:
-    assert generate(base.bundle, [], tgt_lang_id=JPN) == []
+def test_generate_edge_cases(pairs: Callable[[str, float], Pair]) -> None:
+    bundle = pairs("base", TOKENS_STD).bundle
+    assert generate(bundle, [], tgt_lang_id=JPN) == []
     assert generate(
-        base.bundle, [[ENG, 2]], tgt_lang_id=JPN, options=GenerateOptions(max_new_tokens=0)
+        bundle, [[ENG, 2]], tgt_lang_id=JPN, options=GenerateOptions(max_new_tokens=0)
     ) == [[]]
     with pytest.raises(ValueError, match="longer than 128 tokens"):
-        generate(base.bundle, [[ENG] + [5] * 128 + [2]], tgt_lang_id=JPN)
+        generate(bundle, [[ENG] + [5] * 128 + [2]], tgt_lang_id=JPN)
 
 
 def test_pruned_head_logits_equal_full_head_at_kept_ids(
@@ -261,7 +301,8 @@ def test_reduced_precision_top1_agreement_with_float32(
     )
     tgt = mx.array([[2, JPN, *tokens[:-1]] for tokens in greedy])
     expected = _top1(reference, src, tgt)
-    floors = {"float16": 0.97, "bfloat16": 0.85, "8-bit": 0.9, "4-bit": 0.5}
+    # Measured here: float16 1.000, bfloat16 0.999, 8-bit 0.989, 4-bit 0.880.
+    floors = {"float16": 0.97, "bfloat16": 0.95, "8-bit": 0.95, "4-bit": 0.75}
     variants = {
         "float16": ConvertOptions(dtype="float16"),
         "bfloat16": ConvertOptions(dtype="bfloat16"),

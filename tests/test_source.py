@@ -10,7 +10,6 @@ import tracemalloc
 import pytest
 
 from streamtts.source import (
-    MAX_LINE,
     SKIM_AFTER,
     Boundary,
     SourceStats,
@@ -418,4 +417,3 @@ def test_lines_over_the_limit_are_skipped_with_a_warning(caplog: pytest.LogCaptu
     assert lines == [b"first\n", b"last"]
     assert stats.oversized == 1
     assert caplog.records[0].getMessage() == f"line 1 is longer than {limit} bytes, skipped"
-    assert limit < MAX_LINE

@@ -75,6 +75,7 @@ def kokoro() -> KokoroEngine:
         ("あ" * 25, 10, False, ["あ" * 10, "あ" * 10, "あ" * 5]),
         ("one two three four", 8, False, ["one two", "three", "four"]),
         ("a      b", 3, False, ["a", "b"]),
+        ("はい、今日は、晴れです。", 80, True, ["はい、今日は、", "晴れです。"]),
         ("  ", 10, True, []),
     ],
 )
@@ -102,7 +103,10 @@ def test_kokoro_streams_the_first_clause_then_the_rest(kokoro):
     assert seam == round(CLAUSE_PAUSE_SECONDS * 24_000)
     assert quiet[0][0] == round(LEAD_SECONDS * 24_000)
     # … which is shorter than the pause Kokoro itself makes at 、 in the whole sentence.
-    assert max(silent_runs(kokoro.render(SENTENCE), 24_000, min_seconds=0.1)) > CLAUSE_PAUSE_SECONDS
+    assert (
+        max(length for _, length in silent_runs(kokoro.render(SENTENCE), 24_000, min_seconds=0.1))
+        > CLAUSE_PAUSE_SECONDS
+    )
 
 
 def test_kokoro_speaks_long_text_fully_and_faster_with_speed(kokoro):

@@ -44,8 +44,9 @@ class GenerateOptions:
         no_repeat_loops: stop a sentence once its output ends in a repetition loop,
             keeping one copy of the repeated unit.
         suppress_unk: never generate ``<unk>``.
-        eos: stop a sentence at ``</s>`` (dropped from the output); False decodes to the
-            cap regardless, which benchmarks use to force a fixed length.
+        eos: stop a sentence at ``</s>`` (dropped from the output). False never generates
+            ``</s>`` and decodes to the cap, as transformers does under ``min_new_tokens``:
+            benchmarks use it to force a fixed length.
     """
 
     max_new_tokens: int | None = None
@@ -131,10 +132,12 @@ def generate(
     cache = model.make_cache()
     vocab_map = model.vocab_map if "vocab_map" in model else None
     # Head columns that may never win, as a mask built once (None: nothing forbidden).
+    banned = [UNK_ID] if options.suppress_unk else []
+    banned += [] if options.eos else [args.eos_token_id]
     forbidden = None
-    if options.suppress_unk:
+    if banned:
         columns = mx.arange(args.vocab_size) if vocab_map is None else vocab_map
-        forbidden = columns == UNK_ID
+        forbidden = (columns[:, None] == mx.array(banned)[None]).any(axis=1)
 
     def step(tokens: mx.array) -> mx.array:
         hidden = model.decode(tokens, cross_kv=cross_kv, src_mask=src_mask, cache=cache)
@@ -156,7 +159,7 @@ def generate(
         for i, value in enumerate(token.tolist()):
             if i not in active:
                 continue
-            if options.eos and value == args.eos_token_id:
+            if value == args.eos_token_id:
                 active.discard(i)
                 continue
             outputs[i].append(value)

@@ -114,6 +114,7 @@ def build_model(config: dict[str, Any], weights: dict[str, mx.array]) -> Model:
             model,
             group_size=quantization["group_size"],
             bits=quantization["bits"],
+            mode=quantization.get("mode", "affine"),
             class_predicate=lambda path, _: f"{path}.scales" in weights,
         )
     model.load_weights(list(weights.items()), strict=True)

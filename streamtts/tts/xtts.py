@@ -46,7 +46,7 @@ _CLONING_SETTINGS = ("max_ref_len", "gpt_cond_len", "gpt_cond_chunk_len", "sound
 
 @dataclass
 class XttsStats:
-    """What the engine did to obtain its voice; tests and ``--verbose`` read it."""
+    """How the engine obtained its voice (also logged at info level, seen with ``--verbose``)."""
 
     latents_computed: int = 0  # reference WAVs run through the conditioning encoders
     latents_loaded: int = 0  # latents read back from the on-disk cache
@@ -139,10 +139,7 @@ def read_reference(path: Path) -> tuple[Any, int]:
     import soundfile
     import torch
 
-    try:
-        audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (OSError, RuntimeError) as error:  # soundfile.LibsndfileError is a RuntimeError
-        raise EngineError(f"cannot read reference audio {path}: {error}") from None
+    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
     return torch.from_numpy(audio.mean(axis=1))[None, :], int(rate)
 
 
@@ -173,6 +170,12 @@ def _voice_source(voice: str | None, speakers: dict[str, Any]) -> str | Path:
         raise EngineError(
             f"xtts voice {voice!r} is neither an audio file nor a built-in speaker{known}"
         )
+    import soundfile
+
+    try:
+        soundfile.info(str(path))
+    except (OSError, RuntimeError) as error:  # soundfile.LibsndfileError is a RuntimeError
+        raise EngineError(f"cannot read reference audio {path}: {error}") from None
     return path
 
 
@@ -227,6 +230,7 @@ class XttsEngine:
             self.speaker_embedding = speakers[source]["speaker_embedding"]
 
     def _cloned(self, wav: Path) -> tuple[Any, Any]:
+        """The WAV's latents from the voice cache, computed and stored there when missing."""
         import torch
 
         config = self.model.config
@@ -241,7 +245,21 @@ class XttsEngine:
                 log.warning("ignoring unreadable voice cache %s (%s)", cached, error)
             else:
                 self.stats.latents_loaded += 1
+                log.info("voice %s: latents from %s", wav, cached)
                 return found
+        gpt_cond_latent, speaker_embedding = self._encode(wav, settings)
+        self.stats.latents_computed += 1
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        torch.save(
+            {"gpt_cond_latent": gpt_cond_latent, "speaker_embedding": speaker_embedding}, partial
+        )
+        partial.replace(cached)  # atomic: a concurrent reader never sees half a file
+        log.info("voice %s: latents computed, cached in %s", wav, cached)
+        return gpt_cond_latent, speaker_embedding
+
+    def _encode(self, wav: Path, settings: dict[str, Any]) -> tuple[Any, Any]:
+        """Run the reference through XTTS's conditioning encoders, as coqui's own cloning does."""
         audio, rate = read_reference(wav)
         audio = audio[:, : rate * settings["max_ref_len"]]
         if settings["sound_norm_refs"]:
@@ -252,18 +270,11 @@ class XttsEngine:
                 rate,
                 length=settings["gpt_cond_len"],
                 chunk_length=settings["gpt_cond_chunk_len"],
-            ).cpu()
+            )
         except RuntimeError as error:  # coqui: "Provided reference audio too short …"
             raise EngineError(f"cannot clone a voice from {wav}: {error}") from None
-        speaker_embedding = self.model.get_speaker_embedding(audio, rate).cpu()
-        self.stats.latents_computed += 1
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{os.getpid()}.tmp")
-        torch.save(
-            {"gpt_cond_latent": gpt_cond_latent, "speaker_embedding": speaker_embedding}, partial
-        )
-        partial.replace(cached)  # atomic: a concurrent reader never sees half a file
-        return gpt_cond_latent, speaker_embedding
+        speaker_embedding = self.model.get_speaker_embedding(audio, rate)
+        return gpt_cond_latent.cpu(), speaker_embedding.cpu()
 
     def warmup(self) -> None:
         """Synthesize a short phrase: loads cutlet's dictionary and warms the kernels."""

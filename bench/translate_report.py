@@ -1,0 +1,185 @@
+"""Report of the translation benchmark: target checks, markdown table, results files.
+
+Kept apart from the harness in ``bench/translate.py`` so that each reads top to bottom: the
+harness measures, this module judges and writes. Every figure comes from the rows the
+harness measured; the only fixed text is the method (``NOTES``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import membw
+import nllb_models as models
+from translate_engines import THREAD_ENV
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PACKAGES = ["mlx", "mlx-lm", "torch", "transformers", "ctranslate2", "numpy", "sentencepiece"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the run was made, as the report states it."""
+
+    quick: bool
+    sentences: int
+    new_tokens: int
+    min_sentences: int
+    budget: float
+    threads: int
+
+
+def check_targets(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """The issue's three targets, each as a line with the measured figure and a verdict.
+
+    Checked for MLX as installed and again with OpenBLAS preloaded, when that row ran.
+    """
+    lines = []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    for suffix in ("", "-openblas"):
+        full = rows.get(f"mlx-fp32{suffix}")
+        if full is None:
+            continue
+        label = f"mlx-fp32{suffix}"
+        ratio = full["step_ms"] / full["floor_ms"]
+        lines.append(
+            f"{label} decode step within 1.3x of its bandwidth floor: {full['step_ms']:.1f} ms "
+            f"vs floor {full['floor_ms']:.1f} ms = {ratio:.2f}x, {verdict(ratio <= 1.3)}"
+        )
+        if torch := rows.get("torch"):
+            speedup = torch["sentence_ms"] / full["sentence_ms"]
+            lines.append(
+                f"{label} at least 1.5x faster per sentence than transformers: "
+                f"{full['sentence_ms']:.0f} ms vs {torch['sentence_ms']:.0f} ms = "
+                f"{speedup:.2f}x, {verdict(speedup >= 1.5)}"
+            )
+        if pruned := rows.get(f"mlx-fp32-pruned{suffix}"):
+            speedup = full["sentence_ms"] / pruned["sentence_ms"]
+            same = pruned["same_tokens"]
+            identical = same == pruned["sentences"]
+            lines.append(
+                f"{label} pruned head at least 1.8x faster per sentence than the full head, "
+                f"identical tokens: {pruned['sentence_ms']:.0f} ms vs {full['sentence_ms']:.0f} "
+                f"ms = {speedup:.2f}x, tokens identical in {same}/{pruned['sentences']} "
+                f"sentences, {verdict(speedup >= 1.8 and identical)}"
+            )
+    return lines
+
+
+def render_table(rows: list[dict[str, Any]]) -> str:
+    """The results as a markdown table."""
+    head = (
+        "| engine | n | encoder ms | step ms (p95) | sentence ms | sentence p95 | peak RSS MB "
+        "| MB/step | floor ms | floor/step | same tokens |\n"
+        "|---|---|---|---|---|---|---|---|---|---|---|\n"
+    )
+    lines = [
+        f"| {r['engine']} | {r['sentences']} | {r['encoder_ms']:.1f} | {r['step_ms']:.1f} "
+        f"({r['step_p95_ms']:.1f}) | {r['sentence_ms']:.0f} | {r['sentence_p95_ms']:.0f} "
+        f"| {r['peak_rss_mb']:.0f} | {r['step_mb']:.0f} | {r['floor_ms']:.1f} "
+        f"| {r['floor_share']:.0%} | "
+        + ("—" if r["same_tokens"] is None else f"{r['same_tokens']}/{r['sentences']}")
+        + " |"
+        for r in rows
+    ]
+    return head + "\n".join(lines) + "\n"
+
+
+def write_results(
+    *,
+    shape: models.Shape,
+    settings: Settings,
+    rows: list[dict[str, Any]],
+    table: str,
+    checks: list[str],
+    machine: dict[str, str],
+    bandwidth: dict[str, float],
+    keep_ids: list[int] | None,
+    src_len: float,
+    results: dict[str, dict[str, Any]],
+) -> None:
+    """Write ``bench/results/translate[-quick].md`` and the same figures as JSON."""
+    stem = "translate" if shape.name == "full" else f"translate-{shape.name}"
+    vocab = shape.config["vocab_size"]
+    versions = membw.package_versions(PACKAGES)
+    shape_keys = ("d_model", "encoder_layers", "decoder_layers", "decoder_ffn_dim", "vocab_size")
+    shape_summary = {key: shape.config[key] for key in shape_keys}
+    loads = ", ".join(f"{r['engine']} {r['load_before']:.2f}" for r in rows)
+    kept = (
+        f"{len(keep_ids)} of {vocab} rows ({len(keep_ids) / vocab:.1%})" if keep_ids else "not run"
+    )
+    lines = [
+        f"# Translation benchmark ({shape.name} shape)",
+        "",
+        f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with "
+        f"`.venv/bin/python bench/translate.py{' --quick' if settings.quick else ''}`.",
+        "",
+        "## Machine",
+        "",
+        *(f"- {key}: {value}" for key, value in machine.items()),
+        "- read bandwidth: "
+        + ", ".join(f"{label} {gbs:.1f} GB/s" for label, gbs in bandwidth.items()),
+        "- versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()),
+        f"- threads: {settings.threads} per engine ({', '.join(THREAD_ENV)} set to match)",
+        "- shared machine: other processes (about six other developers' builds and tests) "
+        f"ran at the same time; 1-minute load average before each engine: {loads}.",
+        "",
+        "## Setup",
+        "",
+        f"- model: M2M100 `{json.dumps(shape_summary)}` "
+        "with seeded random weights (real NLLB weights cannot be downloaded here).",
+        f"- input: {settings.sentences} seeded sentences of {src_len:.1f} source ids on average; "
+        f"output forced to {settings.new_tokens} tokens after the language token (EOS disabled).",
+        f"- per engine: one warm-up sentence, then sentences until {settings.min_sentences} are "
+        f"done and {settings.budget:.0f} s have passed, or all are done (column n).",
+        f"- pruned head (`--prune-vocab jpn_Jpan`): {kept}.",
+        "",
+        "## Results",
+        "",
+        table,
+        *(f"- {check}" for check in checks),
+        "",
+        NOTES,
+    ]
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines))
+    raw = {
+        "machine": machine,
+        "bandwidth": bandwidth,
+        "versions": versions,
+        "rows": rows,
+        "tokens": {name: result["tokens"] for name, result in results.items()},
+    }
+    (RESULTS / f"{stem}.json").write_text(json.dumps(raw, indent=2) + "\n")
+    print(f"wrote {RESULTS / stem}.md")
+
+
+NOTES = """## How to read it
+
+- encoder ms: the encoder stack alone on one sentence. step ms: (sentence − encoder) / output
+  tokens, so it includes each engine's per-sentence extras (cross-attention projections,
+  transformers' step for the forced language token). sentence ms: one whole greedy translation.
+- MB/step: bytes one decode step must read: decoder layers (without the cross-attention
+  key/value projections, done once per sentence), the output head (pruned rows, or the whole
+  tied 256k embedding), and the self- and cross-attention caches. Counted from the stored
+  tensors (CTranslate2 int8: int8 matrices plus one fp32 scale per row). floor ms = MB/step
+  ÷ best measured read bandwidth; floor/step is the share of that floor achieved.
+- same tokens: sentences whose tokens equal transformers' exactly. Full-head engines are
+  compared with plain greedy decoding; pruned heads with transformers' greedy decoding
+  restricted to the pruned head's rows (a logits processor sets every other score to -inf),
+  which is what a pruned head must reproduce; with random weights the unrestricted argmax
+  often falls outside the kept rows.
+- The pruned head's size comes from running the real selection (`japanese_token_ids`) over
+  a synthetic 256,000-piece vocabulary whose scripts are shared out by NLLB's 202 language
+  codes (126 Latin-script) with 75% of Latin pieces plain ASCII: an assumption, stated in
+  `bench/nllb_models.py`. The real NLLB vocabulary could not be read here; the bytes per
+  step, and so the pruned speed-up, scale with the kept rows.
+- Apple-silicon GPU timings cannot be taken on this machine and are not estimated.
+"""

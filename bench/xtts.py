@@ -1,0 +1,160 @@
+"""XTTS v2 at its real shape on this machine: load, voice cloning, first chunk, real-time factor.
+
+No XTTS weights can be downloaded here, so the model is coqui's ``Xtts`` at the real XTTS v2
+shape (30-layer, 1024-wide GPT, full HiFi-GAN decoder and speaker encoder, about 470 M
+parameters) with random weights, saved in the hub's layout and loaded by ``XttsEngine``: the
+code path and the arithmetic of the real model. Random weights never emit the stop token,
+so each sentence's generation is capped at the length real speech of it has, taken from
+Open JTalk's rendering (XTTS spends one GPT token per 1024 samples at 22.05 kHz). What random
+weights cannot show is the voice itself. The sentences are bench/tts.py's.
+
+Run in the XTTS environment (``make setup-xtts``):
+``.venv-xtts/bin/python bench/xtts.py [--runs 1] [--chunk 20] [--device cpu]``;
+writes bench/results/xtts.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from membw import machine_info, package_versions
+from tts import SENTENCES, p95, synthesize
+
+from streamtts.tts.xtts import WARMUP_TEXT, XttsEngine
+
+RESULTS = Path(__file__).parent / "results" / "xtts.md"
+PACKAGES = ["coqui-tts", "torch", "torchaudio", "transformers", "cutlet", "numpy"]
+TOKEN_SAMPLES = 1024 / 22050  # seconds of speech per GPT audio token
+
+
+def speech_tokens(text: str) -> int:
+    """GPT tokens for ``text`` at the length Open JTalk speaks it."""
+    import pyopenjtalk
+
+    audio, rate = pyopenjtalk.tts(text)
+    return max(1, round(len(audio) / rate / TOKEN_SAMPLES))
+
+
+def reference(path: Path) -> Path:
+    """Ten seconds of Open JTalk speech: a reference recording to clone."""
+    import numpy as np
+    import pyopenjtalk
+    import soundfile
+
+    audio, rate = pyopenjtalk.tts("".join(SENTENCES[4:8]))
+    soundfile.write(path, (audio / 32768).astype(np.float32), rate, subtype="PCM_16")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1, help="syntheses per sentence")
+    parser.add_argument("--chunk", type=int, default=20, help="GPT tokens per streamed chunk")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    import torch
+
+    # The tests' model builder, at full size: one definition of the random XTTS v2 layout.
+    sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
+    from xtts_model import build_random_xtts
+
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="xtts-bench-") as tmp:
+        work = Path(tmp)
+        model_dir = build_random_xtts(work / "XTTS-v2", full_size=True, speakers=False)
+        wav = reference(work / "ref.wav")
+
+        def load() -> tuple[XttsEngine, float]:
+            start = time.perf_counter()
+            engine = XttsEngine(
+                model_dir,
+                voice=str(wav),
+                device=args.device,
+                cache_dir=work / "voices",
+                stream_chunk_size=args.chunk,
+            )
+            return engine, time.perf_counter() - start
+
+        engine, cloned = load()
+        assert engine.stats.latents_computed == 1
+        del engine
+        engine, cached = load()
+        assert engine.stats.latents_loaded == 1
+        # Random weights never emit the stop token: cap each generation at real speech length.
+        engine.model.gpt.max_gen_mel_tokens = speech_tokens(WARMUP_TEXT)
+        start = time.perf_counter()
+        engine.warmup()
+        warmup = time.perf_counter() - start
+
+        rows = []
+        for text in SENTENCES:
+            tokens = speech_tokens(text)
+            engine.model.gpt.max_gen_mel_tokens = tokens
+            taken = [synthesize(engine, text) for _ in range(args.runs)]
+            audio = sum(chunk.size for chunk in taken[0][2]) / engine.sample_rate
+            ttfc = statistics.median(t[0] for t in taken)
+            rtf = statistics.median(t[1] for t in taken) / audio
+            rows.append((text, tokens, audio, len(taken[0][2]), ttfc, rtf))
+
+    ttfcs, rtfs = [row[4] for row in rows], [row[5] for row in rows]
+    machine = machine_info()
+    lines = [
+        "# XTTS v2 (random weights at the real shape)",
+        "",
+        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
+        f"`.venv-xtts/bin/python bench/xtts.py --runs {args.runs} --chunk {args.chunk} "
+        f"--device {args.device}`: {len(SENTENCES)} sentences, {args.runs} run(s) each after "
+        f"one warm-up synthesis; chunks of {args.chunk} GPT tokens; torch threads: "
+        f"{torch.get_num_threads()}.",
+        "",
+        "| measure | median | p95 |",
+        "| --- | --- | --- |",
+        f"| time to first chunk (s) | {statistics.median(ttfcs):.2f} | {p95(ttfcs):.2f} |",
+        f"| real-time factor (synthesis / audio) | {statistics.median(rtfs):.2f} "
+        f"| {p95(rtfs):.2f} |",
+        "",
+        "| once per start | seconds |",
+        "| --- | --- |",
+        f"| load + clone the reference WAV (latents computed) | {cloned:.1f} |",
+        f"| load, latents read from the voice cache | {cached:.1f} |",
+        f"| warm-up synthesis | {warmup:.1f} |",
+        "",
+        "| characters | GPT tokens | audio (s) | chunks | first chunk (s) | RTF |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *[
+            f"| {len(text)} | {tokens} | {audio:.2f} | {chunks} | {ttfc:.2f} | {rtf:.2f} |"
+            for text, tokens, audio, chunks, ttfc, rtf in rows
+        ],
+        "",
+        "## Machine",
+        "",
+        *[f"- {key}: {value}" for key, value in machine.items()],
+        f"- load average before the run: {' '.join(f'{x:.2f}' for x in load_before)}"
+        + (
+            ": other processes shared the CPU, so these times are pessimistic"
+            if load_before[0] > 0.5
+            else ""
+        ),
+        "- No GPU or Apple-silicon figures: none were measured.",
+        "",
+        "## Versions",
+        "",
+        *[f"- {key}: {value}" for key, value in package_versions(PACKAGES).items()],
+        "",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
