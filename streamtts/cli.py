@@ -71,7 +71,7 @@ def speak(
         str | None,
         typer.Option(
             help="nllb: translate everything; auto: only what is not already Japanese; "
-            "none: speak the text as it is.  [default: nllb]",
+            "none: speak the text as it is. (default: nllb)",
             show_default=False,
         ),
     ] = None,
@@ -84,7 +84,7 @@ def speak(
     tts: Annotated[
         str | None,
         typer.Option(
-            help="Speech engine, or a fallback chain such as kokoro,openjtalk.  [default: kokoro]",
+            help="Speech engine, or a fallback chain such as kokoro,openjtalk. (default: kokoro)",
             show_default=False,
         ),
     ] = None,
@@ -99,7 +99,9 @@ def speak(
     device: Annotated[
         str | None,
         typer.Option(
-            help="Sound device name or index (see `streamtts devices`).", show_default=False
+            help="Sound device name or index (see `streamtts devices`); null: no sound, "
+            "but played at real-time pace.",
+            show_default=False,
         ),
     ] = None,
     output: Annotated[
@@ -113,7 +115,7 @@ def speak(
         bool | None,
         typer.Option(
             "--play/--no-play",
-            help="Play through the sound device.  [default: play unless --output]",
+            help="Play through the sound device. (default: play unless --output)",
             show_default=False,
         ),
     ] = None,
@@ -152,7 +154,7 @@ def speak(
         str | None,
         typer.Option(
             "--format",
-            help="Input: auto, claude, codex, gemini or text.  [default: auto]",
+            help="Input: auto, claude, codex, gemini or text. (default: auto)",
             show_default=False,
         ),
     ] = None,

@@ -18,6 +18,7 @@ import functools
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,6 +48,10 @@ MAX_BATCH = 16  # sentences translated together at most, so one batch cannot hol
 READ_AHEAD = 10_000
 HAND_OFF = 4  # bound between translation, synthesis and playback: they pace each other
 STOP_WAIT = 2.0  # seconds stop() waits for the stages to wind down
+# A stage handing a sentence on wakes the next stage's thread, which then waits for the GIL
+# while a busy thread (synthesis, reading) holds it: up to the interpreter's switch
+# interval, 5 ms by default. While the pipeline runs the interval is 1 ms instead.
+SWITCH_INTERVAL = 0.001
 # --device null: no sound, but played at the sample clock, so timing is as with a sound card.
 NULL_DEVICE = "null"
 
@@ -109,6 +114,8 @@ class Pipeline:
         marked ``interrupted``.
         """
         self.t0 = time.perf_counter()
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL)
         stages = [(self._read, (stream,)), (self._translate, ()), (self._synthesize, ())]
         for target, args in [*stages, (self._play, ())]:
             name = f"streamtts-{target.__name__.strip('_')}"
@@ -125,6 +132,7 @@ class Pipeline:
                 yield self._follow(*item)
             finished = True
         finally:
+            sys.setswitchinterval(interval)
             self.stop(silence=not finished)
 
     def wait_ready(self, timeout: float | None = None) -> bool:

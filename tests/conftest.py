@@ -165,7 +165,6 @@ def tiny_config(sp_size: int, **overrides: object) -> dict:
         # Larger than NLLB's 0.02 so that logits spread as a trained model's do; greedy
         # decoding at 0.02 repeats one token.
         "init_std": 0.25,
-        "max_length": 200,
         "tokenizer_class": "NllbTokenizer",
     }
     config.update(overrides)

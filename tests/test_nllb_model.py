@@ -246,13 +246,30 @@ def test_guards_cut_loops_cap_length_and_never_emit_unk(
 
 
 def test_generate_edge_cases(pairs: Callable[[str, float], Pair]) -> None:
-    bundle = pairs("base", TOKENS_STD).bundle
+    import torch
+
+    pair = pairs("base", TOKENS_STD)
+    bundle, src = pair.bundle, [[ENG, 9, 2]]
     assert generate(bundle, [], tgt_lang_id=JPN) == []
-    assert generate(
-        bundle, [[ENG, 2]], tgt_lang_id=JPN, options=GenerateOptions(max_new_tokens=0)
-    ) == [[]]
+    options = GenerateOptions(max_new_tokens=0)
+    assert generate(bundle, src, tgt_lang_id=JPN, options=options) == [[]]
     with pytest.raises(ValueError, match="longer than 128 tokens"):
         generate(bundle, [[ENG] + [5] * 128 + [2]], tgt_lang_id=JPN)
+    # With no other limit, the position table caps the output (128 - start - language) ...
+    forced = GenerateOptions.raw(eos=False)
+    assert len(generate(bundle, src, tgt_lang_id=JPN, options=forced)[0]) == 126
+    # ... or the config's max_length, counted as transformers counts it.
+    bundle.model.args.max_length = 12
+    try:
+        out = generate(bundle, src, tgt_lang_id=JPN, options=forced)
+    finally:
+        bundle.model.args.max_length = None
+    with torch.no_grad():
+        ref = pair.hf.generate(
+            torch.tensor(src), forced_bos_token_id=JPN, max_length=12, min_length=12
+        )
+    assert out == [ref[0, 2:].tolist()]
+    assert len(out[0]) == 10
 
 
 def test_pruned_head_logits_equal_full_head_at_kept_ids(

@@ -110,7 +110,7 @@ def test_kokoro_streams_the_first_clause_then_the_rest(kokoro):
 
 
 def test_kokoro_speaks_long_text_fully_and_faster_with_speed(kokoro):
-    text = "はい、わかりました。次に、設定ファイルを確認します。"
+    text = "わかりました、すぐに始めます。次に、設定ファイルを確認します。"
     chunks = list(kokoro.synthesize(text))
     assert len(chunks) == len(split_for_engine(text, kokoro.max_chars)) == 3
     assert_speech(chunks, text, kokoro.sample_rate)

@@ -37,7 +37,8 @@ class GenerateOptions:
 
     Attributes:
         max_new_tokens: most tokens generated after the language token, counting the
-            final ``</s>``; None = no fixed cap (the position table still bounds it).
+            final ``</s>``; None = no fixed cap beyond the config's ``max_length`` (NLLB:
+            200, start and language tokens included) and the position table.
         max_len_ratio: cap each output at ``ratio * len(source ids) + max_len_extra``
             tokens; None turns the relative cap off.
         max_len_extra: the constant part of the relative cap.
@@ -92,8 +93,9 @@ def loop_start(tokens: list[int]) -> int | None:
 
 
 def _length_caps(model: Model, src_ids: list[list[int]], options: GenerateOptions) -> list[int]:
-    # Two target positions go to the start token and the language token.
-    hard = model.max_positions - 2
+    # Two target positions go to the start token and the language token; without other
+    # limits the config's max_length applies, as in transformers' generate.
+    hard = min(model.max_positions, model.args.max_length or model.max_positions) - 2
     if options.max_new_tokens is not None:
         hard = min(hard, options.max_new_tokens)
     if options.max_len_ratio is None:
@@ -133,7 +135,8 @@ def generate(
     vocab_map = model.vocab_map if "vocab_map" in model else None
     # Head columns that may never win, as a mask built once (None: nothing forbidden).
     banned = [UNK_ID] if options.suppress_unk else []
-    banned += [] if options.eos else [args.eos_token_id]
+    if not options.eos:
+        banned.append(args.eos_token_id)
     forbidden = None
     if banned:
         columns = mx.arange(args.vocab_size) if vocab_map is None else vocab_map

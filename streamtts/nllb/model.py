@@ -45,6 +45,8 @@ class ModelArgs:
     eos_token_id: int = 2
     decoder_start_token_id: int = 2
     activation_function: str = "relu"
+    # transformers' default cap on a generated sequence, start token included (NLLB: 200).
+    max_length: int | None = None
     # {"language": ..., "size": rows of the pruned head}; written by `streamtts convert`.
     vocab_pruning: dict[str, Any] | None = None
 

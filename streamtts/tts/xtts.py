@@ -37,7 +37,10 @@ MAX_CHARS = 71
 LANGUAGE = "ja"
 REQUIRED_FILES = ("config.json", "model.pth", "vocab.json")
 SPEAKERS_FILE = "speakers_xtts.pth"
-INSTALL = "pip install 'streamtts[xtts]' (Linux with the CPU torch build: make setup-xtts)"
+INSTALL = (
+    "pip install 'streamtts[xtts]' (Linux with the CPU torch build: `make setup-xtts`, "
+    "then run .venv-xtts/bin/streamtts)"
+)
 FETCH = "streamtts fetch-xtts"
 WARMUP_TEXT = "こんにちは。"
 # The settings of XttsConfig that change the latents a WAV clones to, so part of the cache key.
