@@ -269,6 +269,9 @@ def ttfa_split(records: list[SentenceRecord]) -> dict[str, tuple[float, float]]:
         parts = {
             "translate (model)": translate,
             "first Kokoro chunk (model)": first_chunk,
+            "· wait for translator": r.t_translate_start - r.t_ready,
+            "· wait for synthesizer": r.t_synth_start - r.t_translated,
+            "· first chunk to sink": r.t_handoff - r.t_first_chunk,
             "pipeline overhead up to the sink": r.t_handoff - r.t_ready - translate - first_chunk,
             "sink block clock to first sample": r.t_audio_start - r.t_handoff,
             "TTFA (ready → first sample)": r.t_audio_start - r.t_ready,

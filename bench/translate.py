@@ -77,18 +77,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def tensor_bytes(model_dir: Path) -> dict[str, int]:
-    """Stored bytes of every tensor in ``model_dir``'s safetensors files, read from headers."""
-    sizes = {}
+def tensor_headers(model_dir: Path) -> dict[str, dict[str, Any]]:
+    """Header entry (dtype, shape, data offsets) of every tensor in ``model_dir``.
+
+    Read from the safetensors headers alone, so sizing a 2.4 GB model reads a few kB.
+    Names lose Hugging Face's ``model.`` prefix so checkpoints and MLX models compare.
+    """
+    entries = {}
     for path in sorted(model_dir.glob("*.safetensors")):
         with path.open("rb") as f:
             (length,) = struct.unpack("<Q", f.read(8))
             header = json.loads(f.read(length))
-        for name, entry in header.items():
-            if name != "__metadata__":
-                start, end = entry["data_offsets"]
-                sizes[name.removeprefix("model.")] = end - start
-    return sizes
+        header.pop("__metadata__", None)
+        entries.update({name.removeprefix("model."): entry for name, entry in header.items()})
+    return entries
+
+
+def tensor_bytes(model_dir: Path) -> dict[str, int]:
+    """Stored bytes of every tensor in ``model_dir``."""
+    return {
+        name: entry["data_offsets"][1] - entry["data_offsets"][0]
+        for name, entry in tensor_headers(model_dir).items()
+    }
 
 
 def as_int8(sizes: dict[str, int], shapes: dict[str, list[int]]) -> dict[str, int]:
@@ -123,14 +133,6 @@ def step_bytes(
     return int(decoder + head + per_position * (src_len + mean_target))
 
 
-def hf_shapes(model_dir: Path) -> dict[str, list[int]]:
-    """Tensor shapes of a Hugging Face checkpoint, read from the safetensors header."""
-    with (model_dir / "model.safetensors").open("rb") as f:
-        (length,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(length))
-    return {k.removeprefix("model."): v["shape"] for k, v in header.items() if k != "__metadata__"}
-
-
 def prepare(name: str, shape: models.Shape) -> tuple[Path, dict[str, int], int]:
     """Build (or reuse) the engine's model; return its directory, tensor bytes, act bytes."""
     kind, dtype, bits, prune = ENGINES[name]
@@ -142,7 +144,8 @@ def prepare(name: str, shape: models.Shape) -> tuple[Path, dict[str, int], int]:
     if kind == "ct2":
         model_dir = models.ct2_model(shape, quantization=dtype)
         if dtype == "int8":
-            sizes = as_int8(sizes, hf_shapes(hf))
+            shapes = {k: v["shape"] for k, v in tensor_headers(hf).items()}
+            sizes = as_int8(sizes, shapes)
         return model_dir, sizes, 4
     return hf, sizes, 4
 
@@ -251,6 +254,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--budget", type=float, default=90.0, help="seconds per engine")
     parser.add_argument("--min-sentences", type=int, default=3)
+    parser.add_argument("--tag", help="write results/translate-TAG.md instead")
     args = parser.parse_args()
 
     shape = models.quick_shape() if args.quick else models.full_shape()
@@ -315,6 +319,8 @@ def main() -> None:
         min_sentences=args.min_sentences,
         budget=args.budget,
         threads=args.threads,
+        tag=args.tag,
+        command=" ".join(sys.argv[1:]),
     )
     write_results(
         shape=shape,

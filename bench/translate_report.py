@@ -31,6 +31,8 @@ class Settings:
     min_sentences: int
     budget: float
     threads: int
+    tag: str | None = None  # results file suffix, so a partial re-run keeps the full table
+    command: str = ""
 
 
 def check_targets(rows: dict[str, dict[str, Any]]) -> list[str]:
@@ -106,7 +108,8 @@ def write_results(
     results: dict[str, dict[str, Any]],
 ) -> None:
     """Write ``bench/results/translate[-quick].md`` and the same figures as JSON."""
-    stem = "translate" if shape.name == "full" else f"translate-{shape.name}"
+    stem = "translate" + ("" if shape.name == "full" else f"-{shape.name}")
+    stem += f"-{settings.tag}" if settings.tag else ""
     vocab = shape.config["vocab_size"]
     versions = membw.package_versions(PACKAGES)
     shape_keys = ("d_model", "encoder_layers", "decoder_layers", "decoder_ffn_dim", "vocab_size")
@@ -119,7 +122,7 @@ def write_results(
         f"# Translation benchmark ({shape.name} shape)",
         "",
         f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with "
-        f"`.venv/bin/python bench/translate.py{' --quick' if settings.quick else ''}`.",
+        f"`.venv/bin/python bench/translate.py {settings.command}`.",
         "",
         "## Machine",
         "",
@@ -134,7 +137,9 @@ def write_results(
         "## Setup",
         "",
         f"- model: M2M100 `{json.dumps(shape_summary)}` "
-        "with seeded random weights (real NLLB weights cannot be downloaded here).",
+        "with seeded random weights (real NLLB weights cannot be downloaded here; layers drawn "
+        f"with std {models.INIT_STD}, embedding rows scaled to one norm so that greedy tokens "
+        "vary, see `bench/nllb_models.py`).",
         f"- input: {settings.sentences} seeded sentences of {src_len:.1f} source ids on average; "
         f"output forced to {settings.new_tokens} tokens after the language token (EOS disabled).",
         f"- per engine: one warm-up sentence, then sentences until {settings.min_sentences} are "

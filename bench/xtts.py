@@ -58,10 +58,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="syntheses per sentence")
     parser.add_argument("--chunk", type=int, default=20, help="GPT tokens per streamed chunk")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads; 1 holds up best when other processes load the CPU",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     import torch
 
+    if args.threads:
+        torch.set_num_threads(args.threads)
     # The tests' model builder, at full size: one definition of the random XTTS v2 layout.
     sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
     from xtts_model import build_random_xtts
@@ -112,7 +119,8 @@ def main() -> None:
         "",
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
         f"`.venv-xtts/bin/python bench/xtts.py --runs {args.runs} --chunk {args.chunk} "
-        f"--device {args.device}`: {len(SENTENCES)} sentences, {args.runs} run(s) each after "
+        f"--device {args.device}" + (f" --threads {args.threads}" if args.threads else "") + "`: "
+        f"{len(SENTENCES)} sentences, {args.runs} run(s) each after "
         f"one warm-up synthesis; chunks of {args.chunk} GPT tokens; torch threads: "
         f"{torch.get_num_threads()}.",
         "",

@@ -233,10 +233,14 @@ class NullSink:
 
     def _clock(self) -> None:
         block = np.empty(self._frames.rate // 100, np.float32)  # 10 ms, a typical device block
+        period = len(block) / self._frames.rate
         deadline = time.perf_counter()
         while not self._stop.is_set():
-            self._frames.pull(block, time.perf_counter())
-            deadline += len(block) / self._frames.rate
+            now = time.perf_counter()
+            self._frames.pull(block, now)
+            # Woken late (a loaded machine): resume from now rather than catch up, so audio
+            # is never taken faster than real time, as a device that underran would do.
+            deadline = max(deadline + period, now)
             self._stop.wait(max(0.0, deadline - time.perf_counter()))
 
     def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:

@@ -14,7 +14,6 @@ also where Ctrl-C lands, and one stop event ends every stage.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import queue
@@ -41,7 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _END = object()  # end of input, passed down the queues after the last sentence
-_POLL = 0.02  # seconds between stop-event checks while a stage waits
+# Seconds between stop-event checks while a stage waits; items wake a stage at once, and
+# Ctrl-C silences the sink from the caller's thread without waiting for the stages.
+_POLL = 0.1
 MAX_BATCH = 16  # sentences translated together at most, so one batch cannot hold up speech
 # Bound for sentences waiting to be translated. Generous on purpose: a full queue stops the
 # reader, and a reader that stops reading stalls the agent writing into our stdin.
@@ -309,7 +310,8 @@ class Pipeline:
         """Wait for a sentence's playback to start (subtitles) and end; return its record."""
         if playback is None:
             return record
-        while playback.t_start is None and not playback.done.wait(_POLL):
+        # Sinks stamp the start without an event; a short poll keeps subtitles in step.
+        while playback.t_start is None and not playback.done.wait(0.01):
             self._check()
         record.t_audio_start = playback.t_start
         self._show(record)
@@ -399,8 +401,9 @@ def speak(
     ``subtitles`` receives the sentences when ``options.print`` is set; ``report`` receives
     the totals line and, with ``options.stats``, the per-stage table; ``options.stats_json``
     is written. ``sink`` replaces the one the options describe (tests and benchmarks pass a
-    null sink). Ctrl-C ends the run with ``summary.interrupted`` set, sound silenced at once;
-    an error loading a model or opening the sound device propagates for the caller to print.
+    null sink); it is closed at the end. Ctrl-C ends the run with ``summary.interrupted``
+    set, sound silenced at once; an error loading a model or opening the sound device
+    propagates for the caller to print.
     """
     from streamtts.translate import load_translator
     from streamtts.tts import load_engine
@@ -408,12 +411,8 @@ def speak(
     if sink is None:
         sink = _open_sink(options)
     pipeline = Pipeline(
-        load_translator=functools.partial(
-            load_translator, options.translate, model_dir=options.model_dir
-        ),
-        load_engine=functools.partial(
-            load_engine, options.tts, voice=options.voice, speed=options.speed
-        ),
+        load_translator=lambda: load_translator(options.translate, model_dir=options.model_dir),
+        load_engine=lambda: load_engine(options.tts, voice=options.voice, speed=options.speed),
         sink=sink,
         fmt=options.format,
         max_lag=options.max_lag,

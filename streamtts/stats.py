@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
@@ -33,17 +33,6 @@ STAGES: dict[str, tuple[str, str]] = {
     "audio": ("t_audio_start", "t_audio_end"),
 }
 TTFA = "TTFA (idle player)"
-_STAMPS = (
-    "t_ready",
-    "t_translate_start",
-    "t_translated",
-    "t_synth_start",
-    "t_first_chunk",
-    "t_synth_end",
-    "t_handoff",
-    "t_audio_start",
-    "t_audio_end",
-)
 
 
 @dataclass
@@ -86,6 +75,9 @@ class SentenceRecord:
         return None
 
 
+_STAMPS = tuple(f.name for f in fields(SentenceRecord) if f.name.startswith("t_"))
+
+
 @dataclass
 class Summary:
     """Totals and per-stage percentiles (milliseconds) over one run; ``interrupted`` by Ctrl-C."""
@@ -97,7 +89,7 @@ class Summary:
     wall_seconds: float
     startup: dict[str, float] = field(default_factory=dict)
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
-    source: dict[str, int] = field(default_factory=dict)
+    source: dict[str, int | str] = field(default_factory=dict)
     interrupted: bool = False
 
 
@@ -106,7 +98,7 @@ def summarize(
     *,
     wall_seconds: float,
     startup: dict[str, float] | None = None,
-    source: dict[str, int] | None = None,
+    source: dict[str, int | str] | None = None,
     interrupted: bool = False,
 ) -> Summary:
     """Count spoken and skipped sentences and take p50/p95 of each stage that was measured."""
@@ -148,8 +140,8 @@ def totals_line(summary: Summary) -> str:
     if reasons:
         line += f" ({reasons})"
     line += f"; {summary.audio_seconds:.1f} s of audio in {summary.wall_seconds:.1f} s"
-    if summary.startup:
-        line += f"; ready in {summary.startup.get('total', 0.0):.2f} s"
+    if "total" in summary.startup:
+        line += f"; ready in {summary.startup['total']:.2f} s"
     malformed = summary.source.get("malformed", 0)
     if malformed:
         line += f"; {malformed} malformed input lines skipped"

@@ -169,7 +169,8 @@ def _voice_source(voice: str | None, speakers: dict[str, Any]) -> str | Path:
         return voice
     path = Path(voice).expanduser()
     if not path.is_file():
-        known = f"; built-in: {', '.join(list(speakers)[:5])} …" if speakers else ""
+        names = list(speakers)
+        known = f"; built-in: {', '.join(names[:5])}{' …' * (len(names) > 5)}" if names else ""
         raise EngineError(
             f"xtts voice {voice!r} is neither an audio file nor a built-in speaker{known}"
         )
@@ -309,13 +310,21 @@ class XttsEngine:
 
 
 def _load_model(model_dir: Path, device: str) -> Any:
+    from transformers.utils import logging as transformers_logging
     from TTS.tts.configs.xtts_config import XttsConfig
     from TTS.tts.models.xtts import Xtts
 
     config = XttsConfig()
     config.load_json(str(model_dir / "config.json"))
-    model = Xtts(config)
-    model.load_checkpoint(config, checkpoint_dir=str(model_dir), eval=True)
+    # coqui builds a GPT2Config with GPT-2's text token ids, which transformers warns about at
+    # every load although XTTS never uses them: keep that noise off the user's terminal.
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.set_verbosity_error()
+    try:
+        model = Xtts(config)
+        model.load_checkpoint(config, checkpoint_dir=str(model_dir), eval=True)
+    finally:
+        transformers_logging.set_verbosity(verbosity)
     return model.to(device)
 
 
