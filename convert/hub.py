@@ -18,11 +18,20 @@ DEFAULT_MODEL_ID = "facebook/nllb-200-distilled-600M"
 METADATA = ["config.json", "sentencepiece.bpe.model"]
 
 
+FROM_DIR = "convert a checkpoint already on disk with --from DIR"
+
+
 class HubError(Exception):
     """The checkpoint could not be fetched; the message says what to do instead."""
 
 
-def _snapshot(model_id: str, revision: str | None, patterns: list[str]) -> Path:
+def snapshot(
+    model_id: str, revision: str | None, patterns: list[str], *, instead: str = FROM_DIR
+) -> Path:
+    """Download (or find in the Hugging Face cache) the files of ``model_id`` matching ``patterns``.
+
+    Every failure is a :class:`HubError` whose message ends with ``instead``: what to do offline.
+    """
     from huggingface_hub import constants, snapshot_download
     from huggingface_hub.errors import (
         GatedRepoError,
@@ -32,7 +41,6 @@ def _snapshot(model_id: str, revision: str | None, patterns: list[str]) -> Path:
         RevisionNotFoundError,
     )
 
-    instead = "convert a checkpoint already on disk with --from DIR"
     try:
         return Path(snapshot_download(model_id, revision=revision, allow_patterns=patterns))
     except GatedRepoError:
@@ -58,13 +66,13 @@ def _snapshot(model_id: str, revision: str | None, patterns: list[str]) -> Path:
 def fetch(model_id: str = DEFAULT_MODEL_ID, *, revision: str | None = None) -> Path:
     """Local directory holding ``model_id``'s config, SentencePiece model and weights."""
     safetensors = [SAFETENSORS, f"{SAFETENSORS}.index.json", "model-*.safetensors"]
-    snapshot = _snapshot(model_id, revision, METADATA + safetensors)
+    snapshot_dir = snapshot(model_id, revision, METADATA + safetensors)
     try:
-        weight_files(snapshot)
+        weight_files(snapshot_dir)
     except CheckpointError:
         pytorch = [PYTORCH, f"{PYTORCH}.index.json", "pytorch_model-*.bin"]
-        snapshot = _snapshot(model_id, revision, METADATA + pytorch)
+        snapshot_dir = snapshot(model_id, revision, METADATA + pytorch)
     for name in METADATA:
-        if not (snapshot / name).is_file():
+        if not (snapshot_dir / name).is_file():
             raise HubError(f"{model_id} has no {name}; is it an NLLB-200 checkpoint?")
-    return snapshot
+    return snapshot_dir

@@ -15,11 +15,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from streamtts.convert.hub import _snapshot
+from streamtts.convert.hub import snapshot
 from streamtts.tts.xtts import REQUIRED_FILES, SPEAKERS_FILE
 
 DEFAULT_REPO = "coqui/XTTS-v2"
 FILES = (*REQUIRED_FILES, SPEAKERS_FILE)
+FROM_LOCAL = "install a copy already on disk with --from DIR"
 LICENSE_NOTE = "XTTS v2's weights are under the Coqui Public Model License (non-commercial use)"
 
 
@@ -44,7 +45,7 @@ def install_xtts(
     if out.exists() and not force:  # say so before a long download, not after
         raise InstallError(f"{out} already exists; pass --force to replace it")
     if source is None:
-        source = _snapshot(repo_id, revision, list(FILES))
+        source = snapshot(repo_id, revision, list(FILES), instead=FROM_LOCAL)
     missing = [name for name in REQUIRED_FILES if not (source / name).is_file()]
     if missing:
         raise InstallError(

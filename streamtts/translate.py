@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from streamtts.nllb.tokenizer import check_language
+from streamtts.paths import user_cache_dir
 from streamtts.text import is_japanese
 
 if TYPE_CHECKING:
@@ -74,11 +74,7 @@ def default_model_dir() -> Path:
     """
     if override := os.environ.get("STREAMTTS_MODEL_DIR"):
         return Path(override).expanduser()
-    if sys.platform == "darwin":
-        cache = Path.home() / "Library" / "Caches"
-    else:
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "streamtts" / MODEL_NAME
+    return user_cache_dir() / MODEL_NAME
 
 
 class NllbTranslator:

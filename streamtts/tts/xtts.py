@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -27,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from streamtts.paths import user_cache_dir
 from streamtts.tts import EngineError, EngineInfo
 
 log = logging.getLogger(__name__)
@@ -55,22 +55,16 @@ class XttsStats:
     latents_loaded: int = 0  # latents read back from the on-disk cache
 
 
-def _user_cache() -> Path:
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches"
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-
-
 def default_model_dir() -> Path:
     """``$STREAMTTS_XTTS_DIR``, else ``streamtts/XTTS-v2`` in the user cache directory."""
     if override := os.environ.get("STREAMTTS_XTTS_DIR"):
         return Path(override).expanduser()
-    return _user_cache() / "streamtts" / "XTTS-v2"
+    return user_cache_dir() / "XTTS-v2"
 
 
 def default_voice_cache() -> Path:
     """Where cloned voices' conditioning latents are kept: ``streamtts/xtts-voices``."""
-    return _user_cache() / "streamtts" / "xtts-voices"
+    return user_cache_dir() / "xtts-voices"
 
 
 def pick_device(requested: str | None = None) -> str:
