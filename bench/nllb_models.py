@@ -113,7 +113,8 @@ def quick_shape() -> Shape:
 def cache_dir(shape: Shape) -> Path:
     """Where the models of ``shape`` are kept between runs."""
     root = Path(os.environ.get("STREAMTTS_BENCH_CACHE", "/tmp/streamtts-bench"))
-    return root / shape.name
+    # The init is part of the name: a cache built with other weights is never reused.
+    return root / f"{shape.name}-std{INIT_STD}"
 
 
 def _random_piece(rng: random.Random, ranges: tuple[tuple[int, int], ...], length: int) -> str:

@@ -13,6 +13,7 @@ cross-attention projections) instead of hiding them.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import sys
 import time
@@ -73,7 +74,8 @@ def run_mlx(spec: dict[str, Any]) -> dict[str, Any]:
         return generate(bundle, [src], tgt_lang_id=spec["tgt_lang_id"], options=options)[0]
 
     result = _measure(spec, encode, translate)
-    result["threads"] = "MLX CPU scheduler; matmuls in the wheel's bundled BLAS"
+    blas = os.environ.get("LD_PRELOAD") or "the wheel's bundled BLAS"
+    result["threads"] = f"MLX CPU scheduler; matmuls in {blas}"
     return result
 
 
