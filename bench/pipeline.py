@@ -178,17 +178,23 @@ class ReferenceTranslator:
         return japanese
 
 
-def make_pipeline(model_dir: Path, engine: TTSEngine, *, fmt: str) -> Pipeline:
+def make_pipeline(model_dir: Path, engine: TTSEngine, *, fmt: str) -> tuple[Pipeline, NullSink]:
     """The real pipeline with the NLLB model, a warm engine and a realtime null sink."""
-    return Pipeline(
+    sink = NullSink(realtime=True)
+    pipeline = Pipeline(
         load_translator=lambda: ReferenceTranslator(model_dir),
         load_engine=lambda: engine,
-        sink=NullSink(realtime=True),
+        sink=sink,
         fmt=fmt,
     )
+    return pipeline, sink
 
 
-def run_fed(pipeline: Pipeline, feed: Callable[[Callable[[bytes], None], queue.Queue], None]):
+def run_fed(
+    pipeline: Pipeline,
+    sink: NullSink,
+    feed: Callable[[Callable[[bytes], None], queue.Queue], None],
+) -> list[SentenceRecord]:
     """Run ``pipeline`` on a pipe that ``feed(write, finished)`` writes once models are warm."""
     read_end, write_end = os.pipe()
     finished: queue.Queue = queue.Queue()
@@ -201,11 +207,15 @@ def run_fed(pipeline: Pipeline, feed: Callable[[Callable[[bytes], None], queue.Q
     writer = threading.Thread(target=agent, daemon=True)
     writer.start()
     records = []
-    with os.fdopen(read_end, "rb") as stream:
-        for record in pipeline.run(stream):
-            records.append(record)
-            finished.put(record)
+    # Not closed on an error: the reading thread may hold the reader's lock in a read()
+    # that never returns, and close() would wait for it forever.
+    stream = os.fdopen(read_end, "rb")
+    for record in pipeline.run(stream):
+        records.append(record)
+        finished.put(record)
     writer.join()
+    stream.close()
+    sink.close()
     return records
 
 
@@ -217,24 +227,24 @@ def idle_player(model_dir: Path, engine: TTSEngine) -> tuple[list[SentenceRecord
             write(sentence.encode() + b"\n\n")  # a paragraph each: nothing waits for more
             finished.get()
 
-    pipeline = make_pipeline(model_dir, engine, fmt="text")
-    records = run_fed(pipeline, feed)
+    pipeline, sink = make_pipeline(model_dir, engine, fmt="text")
+    records = run_fed(pipeline, sink, feed)
     return records[WARMUP:], pipeline.startup
 
 
 def burst(model_dir: Path, engine: TTSEngine) -> list[SentenceRecord]:
     """The 20-sentence English transcript, written all at once."""
     transcript = example_path("claude-english.jsonl").read_bytes()
-    pipeline = make_pipeline(model_dir, engine, fmt="claude")
-    return run_fed(pipeline, lambda write, _: write(transcript))
+    pipeline, sink = make_pipeline(model_dir, engine, fmt="claude")
+    return run_fed(pipeline, sink, lambda write, _: write(transcript))
 
 
-def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 5) -> list[float]:
+def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 3) -> list[float]:
     """Seconds from a real SIGINT, sent while a sentence plays, to the sink falling silent."""
     transcript = example_path("claude-english.jsonl").read_bytes()
     latencies = []
     for _ in range(repeats):
-        pipeline = make_pipeline(model_dir, engine, fmt="claude")
+        pipeline, sink = make_pipeline(model_dir, engine, fmt="claude")
         sent: list[float] = []
 
         def interrupt(pipeline: Pipeline = pipeline, sent: list[float] = sent) -> None:
@@ -246,7 +256,7 @@ def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 5) -> list[floa
 
         threading.Thread(target=interrupt, daemon=True).start()
         try:
-            run_fed(pipeline, lambda write, _: write(transcript))
+            run_fed(pipeline, sink, lambda write, _: write(transcript))
         except KeyboardInterrupt:
             latencies.append(pipeline.silenced_at - sent[0])
     return latencies
@@ -357,7 +367,7 @@ def render(results: dict[str, dict], machine: dict[str, str], versions: dict[str
         cells = [_cell(results[n]["steady"][key]) for n in names]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     lines += ["", "## Ctrl-C while speaking: SIGINT to silence, ms", ""]
-    for name in names:
+    for name in (n for n in names if "ctrl-c" in results[n]):
         latencies = [x * 1000 for x in results[name]["ctrl-c"]]
         lines.append(
             f"- {name}: {', '.join(f'{x:.2f}' for x in latencies)} (max {max(latencies):.2f}; "
@@ -399,7 +409,8 @@ def main() -> None:
         models["NLLB-600M pruned"] = lambda: mlx_model(full_shape(), prune=True)
     engine = load_engine("kokoro")
     engine.warmup()
-    results = {}
+    results: dict[str, dict] = {}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for name, build in models.items():
         model_dir = build()
         print(f"{name}: {model_dir}", flush=True)
@@ -408,12 +419,13 @@ def main() -> None:
             "ttfa": ttfa_split(records),
             "startup": startup,
             "steady": steady_state(burst(model_dir, engine)),
-            "ctrl-c": ctrl_c(model_dir, engine),
         }
-    report = render(results, machine_info(), package_versions(PACKAGES))
+        if len(results) == 1:  # silencing does not involve the model: measured once
+            results[name]["ctrl-c"] = ctrl_c(model_dir, engine)
+        # Written after each model, so a long run that fails later keeps what it measured.
+        report = render(results, machine_info(), package_versions(PACKAGES))
+        RESULTS.write_text(report)
     print(report)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report)
 
 
 if __name__ == "__main__":

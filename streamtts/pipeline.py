@@ -4,7 +4,9 @@ Each stage is a thread joined to the next by a queue, and every sentence travels
 ``SentenceRecord`` that each stage stamps, so while sentence N plays, N+1 is synthesized and
 N+2 translated. The translator is loaded, warmed up and used on its own thread (MLX work stays
 on one thread) and the speech engine likewise on the synthesis thread, both while the first
-input is still awaited. Sentences that wait for the translator together go as one batch.
+input is still awaited. Sentences that wait for the translator together go as one batch, of
+at most one more sentence than are already on their way to the player: a burst's first
+sentence goes alone, and no batch takes much longer than the speech queued ahead of it.
 Synthesis streams: a sentence is handed to the player with its first chunk and the rest follows
 through the sentence's own chunk queue, so the sink can start playing before synthesis ends.
 Skipped sentences flow through every stage too, so the records come out complete and in
@@ -100,6 +102,8 @@ class Pipeline:
         self._played: queue.Queue = queue.Queue()
         self._ready = {"translator": threading.Event(), "tts": threading.Event()}
         self._threads: list[threading.Thread] = []
+        self._in_flight = 0  # sentences handed on by the translator, not yet done playing
+        self._in_flight_lock = threading.Lock()
         self.records: list[SentenceRecord] = []
         self.startup: dict[str, float] = {}
         self.source_stats: SourceStats = SourceStats()
@@ -130,7 +134,10 @@ class Pipeline:
             while (item := self._get(self._played)) is not _END:
                 if item is None:  # a stage failed and stopped the run
                     self._check()
-                yield self._follow(*item)
+                record = self._follow(*item)
+                with self._in_flight_lock:
+                    self._in_flight -= 1
+                yield record
             finished = True
         finally:
             sys.setswitchinterval(interval)
@@ -194,18 +201,28 @@ class Pipeline:
             if waiting:
                 self._translate_batch(translator, waiting)
             for item in batch:
+                if item is not _END:
+                    with self._in_flight_lock:
+                        self._in_flight += 1
                 if not self._put(self._to_synthesize, item):
                     return
             if batch[-1] is _END:
                 return
 
     def _next_batch(self) -> list | None:
-        """Block for one sentence, then take whatever else is already waiting, up to a batch."""
+        """Block for one sentence, then take what else is already waiting, up to a limit.
+
+        The limit is one more than the sentences already on their way to the player, so the
+        batch translates in about the time their speech takes: with nothing downstream the
+        first sentence goes alone, and speech neither waits for a big batch nor runs dry.
+        """
         first = self._get(self._to_translate)
         if first is None:
             return None
         batch = [first]
-        while batch[-1] is not _END and len(batch) < MAX_BATCH:
+        with self._in_flight_lock:
+            limit = min(MAX_BATCH, self._in_flight + 1)
+        while batch[-1] is not _END and len(batch) < limit:
             try:
                 batch.append(self._to_translate.get_nowait())
             except queue.Empty:

@@ -201,3 +201,40 @@ def make_checkpoint(spm_model: Path) -> Callable[..., Path]:
         return out
 
     return make
+
+
+# Sentences of real captures that the speak tests send through NLLB (tests/data/
+# pydantic-ai_06-plain-partial.jsonl and pydantic-ai_03-multi-turn-tools.jsonl).
+SPOKEN_BY_NLLB = (
+    "hello world",
+    "Done.",
+    "Created note.txt with content foo and confirmed it reads back as foo.",
+)
+
+
+@pytest.fixture(scope="session")
+def speaking_model(
+    tmp_path_factory: pytest.TempPathFactory, make_checkpoint: Callable[..., Path]
+) -> Path:
+    """A tiny model converted by the real ``streamtts convert`` that says something for each
+    of ``SPOKEN_BY_NLLB``: random weights may translate a short sentence to nothing, or to
+    bare punctuation, so seeds are tried in order until every translation has a letter
+    (Latin, kana or kanji) for a voice to say."""
+    from typer.testing import CliRunner
+
+    from streamtts.cli import app
+    from streamtts.translate import load_translator
+
+    root = tmp_path_factory.mktemp("speaking-model")
+    for seed in range(20):
+        model = root / f"mlx-{seed}"
+        checkpoint = make_checkpoint(root / f"hf-{seed}", seed=seed)
+        result = CliRunner().invoke(
+            app, ["convert", "--from", str(checkpoint), "--out", str(model)]
+        )
+        assert result.exit_code == 0, result.output
+        translator = load_translator("nllb", model_dir=model)
+        translations = [translator.translate([text])[0] for text in SPOKEN_BY_NLLB]
+        if all(any(char.isalpha() for char in t) for t in translations):
+            return model
+    raise AssertionError("no seed below 20 makes a model that speaks every test sentence")

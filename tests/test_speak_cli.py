@@ -11,7 +11,6 @@ import subprocess
 import sys
 import time
 import wave
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -110,14 +109,9 @@ def test_missing_input_file_is_one_line(tmp_path: Path):
 
 
 def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
-    tmp_path: Path, make_checkpoint: Callable[..., Path]
+    tmp_path: Path, speaking_model: Path
 ):
-    model = tmp_path / "mlx"
-    checkpoint = make_checkpoint(tmp_path / "hf")
-    assert (
-        runner.invoke(app, ["convert", "--from", str(checkpoint), "--out", str(model)]).exit_code
-        == 0
-    )
+    model = speaking_model
     wav, stats = tmp_path / "speech.wav", tmp_path / "stats.json"
     args = ["speak", str(DATA / "pydantic-ai_06-plain-partial.jsonl"), "--model-dir", str(model)]
     args += ["--output", str(wav), "--stats-json", str(stats), "--print", "--stats"]
