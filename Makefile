@@ -76,4 +76,4 @@ demo: setup
 	$(BIN)/streamtts speak "$$@" --print --stats
 
 clean:
-	rm -rf $(VENV) $(XTTS_VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(XTTS_VENV) build *.egg-info .pytest_cache .ruff_cache $(DEMO_WAV)

@@ -338,6 +338,15 @@ class TeeSink:
         self.copy.close()
 
 
+NULL_DEVICE = "null"
+
+
+def _device_sink(device: str | int | None) -> AudioSink:
+    if device == NULL_DEVICE:
+        return NullSink(realtime=True)
+    return SoundDeviceSink(device=device)
+
+
 def open_sink(
     *,
     output: Path | None = None,
@@ -345,11 +354,14 @@ def open_sink(
     play: bool = True,
     realtime_null: bool = False,
 ) -> AudioSink:
-    """The sink for these options: device, WAV file, both, or null when neither."""
+    """The sink for these options: device, WAV file, both, or null when neither.
+
+    Device ``null`` plays silently at the sample clock, so timing is as with a sound card.
+    """
     if play and output is not None:
-        return TeeSink(SoundDeviceSink(device=device), WavSink(output))
+        return TeeSink(_device_sink(device), WavSink(output))
     if play:
-        return SoundDeviceSink(device=device)
+        return _device_sink(device)
     if output is not None:
         return WavSink(output)
     return NullSink(realtime=realtime_null)

@@ -167,8 +167,8 @@ def speak(
     $STREAMTTS_CONFIG, else config.toml in the user config directory
     (~/.config/streamtts on Linux).
     """
-    from streamtts import pipeline
     from streamtts.config import load_options
+    from streamtts.speak import speak as speak_stream
 
     given = {
         "translate": translate,
@@ -188,7 +188,7 @@ def speak(
     try:
         options = load_options({key: value for key, value in given.items() if value is not None})
         with _open_input(file) as stream:
-            summary = pipeline.speak(stream, options, subtitles=sys.stdout, report=sys.stderr)
+            summary = speak_stream(stream, options, subtitles=sys.stdout, report=sys.stderr)
     except KeyboardInterrupt:  # Ctrl-C before the pipeline was running, or during clean-up
         raise typer.Exit(130) from None
     except _user_errors() as exc:
@@ -338,7 +338,7 @@ def fetch_xtts(
         Path | None,
         typer.Option(
             envvar="STREAMTTS_XTTS_DIR",
-            help="Model directory.  [default: streamtts/XTTS-v2 in the user cache dir]",
+            help="Model directory (default: streamtts/XTTS-v2 in the user cache dir).",
             show_default=False,
         ),
     ] = None,
@@ -458,7 +458,7 @@ def say(
         bool | None,
         typer.Option(
             "--play/--no-play",
-            help="Play through the sound device.  [default: play unless --output]",
+            help="Play through the sound device (default: play unless --output).",
             show_default=False,
         ),
     ] = None,

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
+from streamtts.paths import user_config_dir
 
 ENV_PREFIX = "STREAMTTS_"
 TRANSLATE_MODES = ("nllb", "none", "auto")
@@ -94,11 +95,7 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     if environ.get("STREAMTTS_CONFIG"):
         return Path(environ["STREAMTTS_CONFIG"]).expanduser()
-    if sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "streamtts" / "config.toml"
+    return user_config_dir(environ) / "config.toml"
 
 
 def load_options(

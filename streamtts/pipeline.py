@@ -23,19 +23,18 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 import numpy as np
 
 from streamtts.source import SourceStats, read_pieces
-from streamtts.stats import SentenceRecord, Summary, summarize, write_json, write_report
+from streamtts.stats import SentenceRecord
 from streamtts.text import segment
 from streamtts.tts import split_for_engine
 
 if TYPE_CHECKING:
     from streamtts.audio import AudioSink, Playback
-    from streamtts.config import SpeakOptions
     from streamtts.translate import Translator
     from streamtts.tts import TTSEngine
 
@@ -55,8 +54,6 @@ STOP_WAIT = 2.0  # seconds stop() waits for the stages to wind down
 # while a busy thread (synthesis, reading) holds it: up to the interpreter's switch
 # interval, 5 ms by default. While the pipeline runs the interval is 1 ms instead.
 SWITCH_INTERVAL = 0.001
-# --device null: no sound, but played at the sample clock, so timing is as with a sound card.
-NULL_DEVICE = "null"
 
 
 @dataclass
@@ -403,65 +400,3 @@ class Pipeline:
             except queue.Full:
                 continue
         return False
-
-
-def speak(
-    stream: BinaryIO,
-    options: SpeakOptions,
-    *,
-    subtitles: TextIO | None = None,
-    report: TextIO | None = None,
-    sink: AudioSink | None = None,
-) -> Summary:
-    """Speak what ``stream`` says as ``options`` direct, and return the run's summary.
-
-    ``subtitles`` receives the sentences when ``options.print`` is set; ``report`` receives
-    the totals line and, with ``options.stats``, the per-stage table; ``options.stats_json``
-    is written. ``sink`` replaces the one the options describe (tests and benchmarks pass a
-    null sink); it is closed at the end. Ctrl-C ends the run with ``summary.interrupted``
-    set, sound silenced at once; an error loading a model or opening the sound device
-    propagates for the caller to print.
-    """
-    from streamtts.translate import load_translator
-    from streamtts.tts import load_engine
-
-    if sink is None:
-        sink = _open_sink(options)
-    pipeline = Pipeline(
-        load_translator=lambda: load_translator(options.translate, model_dir=options.model_dir),
-        load_engine=lambda: load_engine(options.tts, voice=options.voice, speed=options.speed),
-        sink=sink,
-        fmt=options.format,
-        max_lag=options.max_lag,
-        subtitles=subtitles if options.print else None,
-    )
-    interrupted = False
-    try:
-        for _record in pipeline.run(stream):
-            pass
-    except KeyboardInterrupt:
-        interrupted = True  # the pipeline has silenced the sink already
-    else:
-        sink.close()
-    summary = summarize(
-        pipeline.records,
-        wall_seconds=time.perf_counter() - pipeline.t0,
-        startup=pipeline.startup,
-        source=asdict(pipeline.source_stats),
-        interrupted=interrupted,
-    )
-    if options.stats_json is not None:
-        write_json(options.stats_json, pipeline.records, summary, t0=pipeline.t0)
-    if report is not None:
-        write_report(summary, report, table=options.stats)
-    return summary
-
-
-def _open_sink(options: SpeakOptions) -> AudioSink:
-    """The sink the options ask for; device ``null`` plays silently at the sample clock."""
-    from streamtts.audio import NullSink, TeeSink, WavSink, open_sink
-
-    if options.device != NULL_DEVICE or not options.plays:
-        return open_sink(output=options.output, device=options.sound_device, play=options.plays)
-    null = NullSink(realtime=True)
-    return null if options.output is None else TeeSink(null, WavSink(options.output))

@@ -278,7 +278,7 @@ class StreamParser:
             event = json.loads(text)
             if not isinstance(event, dict):
                 raise ValueError("not a JSON object")
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: absurdly deep nesting
             self._malformed(str(error))
             return []
         if self._parser is not None:

@@ -154,6 +154,7 @@ def test_malformed_and_hostile_lines_never_lose_the_sentences_around_them(openjt
         b'{"type": "stream_event", "event": {"type": "content_block_delta", "index": "x"}}',
         b'{"type": "user", "message": {"content": "' + b"A" * 2_000_000 + b'"}}',
         b"\x00" * 1000,
+        b"[" * 100_000,
     ]
     lines = [good[0].encode(), good[1].encode(), *hostile[:4], good[2].encode()]
     lines += [*hostile[4:], good[3].encode(), hostile[0], good[4].encode(), good[5].encode()]
@@ -162,7 +163,7 @@ def test_malformed_and_hostile_lines_never_lose_the_sentences_around_them(openjt
     assert_spoken_in_order(
         records, ["最初の文です。", "二番目の文です。", "三番目の文です。", "最後の文です。"]
     )
-    assert pipeline.source_stats.malformed == 5
+    assert pipeline.source_stats.malformed == 6
 
 
 def test_one_failed_translation_is_reported_and_the_rest_go_on(

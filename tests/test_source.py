@@ -356,6 +356,22 @@ def test_malformed_lines_are_counted_warned_and_skipped(caplog: pytest.LogCaptur
     ]
 
 
+def test_absurdly_deep_json_is_a_malformed_line_not_a_crash() -> None:
+    deep_object = b'{"type": "assistant", "message": ' + b'{"a": ' * 100_000
+    data = b"\n".join(
+        [
+            json.dumps(assistant("m1", text("Before."))).encode(),
+            b"[" * 100_000,
+            deep_object,
+            json.dumps(assistant("m2", text("After."))).encode(),
+        ]
+    )
+    stats = SourceStats()
+    got = [s.text for s in segment(read_pieces(io.BytesIO(data), stats=stats))]
+    assert got == ["Before.", "After."]
+    assert (stats.lines, stats.malformed) == (4, 2)
+
+
 def test_malformed_warnings_stop_after_ten(caplog: pytest.LogCaptureFixture) -> None:
     stats = SourceStats()
     with caplog.at_level(logging.WARNING, logger="streamtts.source"):
