@@ -131,8 +131,8 @@ def write_results(
         + ", ".join(f"{label} {gbs:.1f} GB/s" for label, gbs in bandwidth.items()),
         "- versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()),
         f"- threads: {settings.threads} per engine ({', '.join(THREAD_ENV)} set to match)",
-        "- shared machine: other processes (about six other developers' builds and tests) "
-        f"ran at the same time; 1-minute load average before each engine: {loads}.",
+        "- other processes may share this machine; 1-minute load average before each "
+        f"engine (2 cores): {loads}.",
         "",
         "## Setup",
         "",
