@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TextIO, TypeVar
 
 import numpy as np
 
@@ -39,6 +39,13 @@ if TYPE_CHECKING:
     from streamtts.tts import TTSEngine
 
 log = logging.getLogger(__name__)
+
+
+class _WarmsUp(Protocol):
+    def warmup(self) -> None: ...
+
+
+_Part = TypeVar("_Part", bound=_WarmsUp)  # the translator or the speech engine
 
 _END = object()  # end of input, passed down the queues after the last sentence
 # Seconds between stop-event checks while a stage waits; items wake a stage at once, and
@@ -188,11 +195,7 @@ class Pipeline:
         self._put(self._to_translate, _END)
 
     def _translate(self) -> None:
-        started = time.perf_counter()
-        translator = self._load_translator()
-        loaded = time.perf_counter()
-        translator.warmup()
-        self._mark_ready("translator", started, loaded)
+        translator = self._prepare("translator", self._load_translator)
         while (batch := self._next_batch()) is not None:
             waiting = [r for r in batch if r is not _END and not self._dropped(r, r.t_ready)]
             if waiting:
@@ -248,11 +251,7 @@ class Pipeline:
                 record.skip("empty", "nothing left to speak after translation")
 
     def _synthesize(self) -> None:
-        started = time.perf_counter()
-        engine = self._load_engine()
-        loaded = time.perf_counter()
-        engine.warmup()
-        self._mark_ready("tts", started, loaded)
+        engine = self._prepare("tts", self._load_engine)
         while (item := self._get(self._to_synthesize)) is not None:
             if item is _END or self._dropped(item, item.t_ready):
                 if not self._put(self._to_play, item) or item is _END:
@@ -354,7 +353,12 @@ class Pipeline:
 
     # -- plumbing -----------------------------------------------------------------------------
 
-    def _mark_ready(self, part: str, started: float, loaded: float) -> None:
+    def _prepare(self, part: str, load: Callable[[], _Part]) -> _Part:
+        """Load and warm up one model on the calling thread, recording both times."""
+        started = time.perf_counter()
+        loaded_part = load()
+        loaded = time.perf_counter()
+        loaded_part.warmup()
         now = time.perf_counter()
         self.startup[f"{part} load"] = loaded - started
         self.startup[f"{part} warm-up"] = now - loaded
@@ -362,6 +366,7 @@ class Pipeline:
         if all(event.is_set() for event in self._ready.values()):
             self.startup["total"] = now - self.t0
             log.info("ready in %.2f s", self.startup["total"])
+        return loaded_part
 
     def _dropped(self, record: SentenceRecord, starts_at: float) -> bool:
         """Whether ``record`` is out: skipped already, or now (and then marked) for lagging.
