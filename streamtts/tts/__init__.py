@@ -22,7 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from streamtts.audio import at_rate
-from streamtts.tts.clauses import split_for_engine
+from streamtts.tts.clauses import split_for_engine, stream_chunks
 
 __all__ = [
     "ENGINES",
@@ -41,6 +41,38 @@ log = logging.getLogger(__name__)
 
 class EngineError(RuntimeError):
     """An engine cannot load or speak here; the message says why and what to install."""
+
+
+class SentenceEngine:
+    """Streaming for engines that render one whole utterance per call (no first-clause split).
+
+    A subclass sets ``name``, ``sample_rate`` and ``max_chars`` and implements ``render``;
+    each sentence of the input is rendered on its own and shaped for seamless joins.
+    """
+
+    name: str
+    sample_rate: int
+    max_chars = 200
+
+    def warmup(self) -> None:
+        """Speak one short sentence, so the engine's binary, dictionary and voice are loaded."""
+        for _ in self.synthesize("こんにちは。"):
+            pass
+
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        """Yield float32 audio at ``sample_rate``, one chunk per sentence of ``text``."""
+        chunks = split_for_engine(text, self.max_chars, first_clause=False)
+        yield from stream_chunks(chunks, self._checked, self.sample_rate)
+
+    def _checked(self, text: str) -> np.ndarray:
+        audio, rate = self.render(text)
+        if rate != self.sample_rate:
+            raise EngineError(f"{self.name}: got {rate} Hz audio, expected {self.sample_rate}")
+        return audio
+
+    def render(self, text: str) -> tuple[np.ndarray, int]:
+        """Synthesize ``text`` as one utterance: (raw audio, its rate)."""
+        raise NotImplementedError
 
 
 class TTSEngine(Protocol):

@@ -8,18 +8,15 @@ renders whole sentences (no first-clause split) and only shapes their edges.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 
-from streamtts.tts import EngineError
-from streamtts.tts.clauses import split_for_engine, stream_chunks
+from streamtts.tts import EngineError, SentenceEngine
 
 INSTALL = "pip install pyopenjtalk-plus sudachipy"
 VOICES = ("mei_normal",)
 
 
-class OpenJTalkEngine:
+class OpenJTalkEngine(SentenceEngine):
     """pyopenjtalk-plus ``tts`` with its bundled HTS voice, 48 kHz."""
 
     name = "openjtalk"
@@ -36,22 +33,10 @@ class OpenJTalkEngine:
         self._tts = pyopenjtalk.tts
         self.speed = speed
 
-    def warmup(self) -> None:
-        """Synthesize one short sentence, so the dictionary and voice are loaded."""
-        for _ in self.synthesize("こんにちは。"):
-            pass
-
-    def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        """Yield 48 kHz float32 audio, one chunk per sentence of ``text``."""
-        chunks = split_for_engine(text, self.max_chars, first_clause=False)
-        yield from stream_chunks(chunks, self.render, self.sample_rate)
-
-    def render(self, text: str) -> np.ndarray:
-        """Synthesize ``text`` as one utterance: raw audio, untrimmed."""
+    def render(self, text: str) -> tuple[np.ndarray, int]:
+        """Synthesize ``text`` as one utterance: (raw audio, its rate)."""
         # NFKC first: compatibility forms (㍿, half-width kana, full-width digits) have
         # no reading in Open JTalk's dictionary and would be dropped silently.
         wave, rate = self._tts(text, speed=self.speed, normalize_mode="NFKC")
-        if rate != self.sample_rate:
-            raise EngineError(f"openjtalk: the voice renders at {rate} Hz, not {self.sample_rate}")
         # pyopenjtalk returns float64 samples on the int16 scale.
-        return (np.asarray(wave) / 32768.0).astype(np.float32)
+        return (np.asarray(wave) / 32768.0).astype(np.float32), rate

@@ -15,13 +15,11 @@ import struct
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from streamtts.tts import EngineError
-from streamtts.tts.clauses import split_for_engine, stream_chunks
+from streamtts.tts import EngineError, SentenceEngine
 
 ESPEAK_INSTALL = "sudo apt-get install espeak-ng (macOS: brew install espeak-ng)"
 # Both tools speak ~175 words per minute at their default rate.
@@ -70,38 +68,11 @@ def read_wav(data: bytes) -> tuple[np.ndarray, int]:
     raise EngineError("the system voice's WAV has no audio data")
 
 
-class _CommandEngine:
-    """Shared streaming for engines that render one sentence per subprocess call."""
-
-    name: str
-    sample_rate = 22_050
-    max_chars = 200
-
-    def warmup(self) -> None:
-        """Speak one short sentence, so the binary and its voice data are in the page cache."""
-        for _ in self.synthesize("こんにちは。"):
-            pass
-
-    def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        """Yield float32 audio, one chunk per sentence of ``text``."""
-        chunks = split_for_engine(text, self.max_chars, first_clause=False)
-        yield from stream_chunks(chunks, self._checked, self.sample_rate)
-
-    def _checked(self, text: str) -> np.ndarray:
-        audio, rate = self.render(text)
-        if rate != self.sample_rate:
-            raise EngineError(f"{self.name}: got {rate} Hz audio, expected {self.sample_rate}")
-        return audio
-
-    def render(self, text: str) -> tuple[np.ndarray, int]:
-        """Synthesize ``text`` as one utterance: (raw audio, its rate)."""
-        raise NotImplementedError
-
-
-class EspeakEngine(_CommandEngine):
+class EspeakEngine(SentenceEngine):
     """espeak-ng's Japanese voice (formant synthesis, 22.05 kHz)."""
 
     name = "espeak"
+    sample_rate = 22_050
 
     def __init__(self, *, voice: str | None = None, speed: float = 1.0):
         binary = espeak_binary()
@@ -119,10 +90,11 @@ class EspeakEngine(_CommandEngine):
         return read_wav(done.stdout)
 
 
-class SayEngine(_CommandEngine):
+class SayEngine(SentenceEngine):
     """macOS ``say`` with a Japanese voice (Kyoko by default), 22.05 kHz float32."""
 
     name = "say"
+    sample_rate = 22_050
 
     def __init__(self, *, voice: str | None = None, speed: float = 1.0):
         if sys.platform != "darwin" or shutil.which("say") is None:
