@@ -2,12 +2,18 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# The lock for this machine: lock/linux-x86_64*.txt or lock/macos-arm64*.txt.
+PLATFORM := $(subst darwin,macos,$(shell uname -s | tr A-Z a-z))-$(subst aarch64,arm64,$(shell uname -m))
+LOCK := lock/$(PLATFORM).txt
+XTTS_LOCK := lock/$(PLATFORM)-xtts.txt
+TORCH_WHEELS ?= $(wildcard /opt/wheels)
+TORCH_WHEELS_FLAG := $(if $(TORCH_WHEELS),--find-links $(TORCH_WHEELS))
 # Debian packages the tests and playback need: PortAudio for sounddevice, espeak-ng as a system voice.
 # With no sound card, the tests give PortAudio ALSA null devices of their own
 # (tests/data/asound.conf through ALSA_CONFIG_PATH): nothing else to install or configure.
 APT_PACKAGES := libportaudio2 espeak-ng
 
-.PHONY: setup sysdeps test lint demo clean setup-xtts test-xtts
+.PHONY: setup sysdeps test lint demo clean setup-xtts test-xtts lock
 
 setup: sysdeps $(VENV)/.installed
 
@@ -20,12 +26,14 @@ sysdeps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "streamtts: please install:$$missing (e.g. sudo apt-get install$$missing)"; fi
 
-$(VENV)/.installed: pyproject.toml Makefile
+# Installs go through the lock (lock/README.md): exact versions with their hashes, no
+# resolution and no dependency of a dependency picked up on the day. The CPU torch for
+# Linux comes from TORCH_WHEELS (a folder or index of PyTorch's CPU wheels; these machines
+# carry one in /opt/wheels, which pip's own configuration already names).
+$(VENV)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	# torch first, pinned to the CPU build these machines carry, so nothing pulls a CUDA build.
-	$(BIN)/pip install -q "torch==2.13.0"
-	$(BIN)/pip install -q -e ".[convert,bench,dev]"
+	$(BIN)/pip install -q --require-hashes --no-deps $(TORCH_WHEELS_FLAG) -r $(LOCK)
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 lint: setup
@@ -47,12 +55,10 @@ XTTS_BIN := $(XTTS_VENV)/bin
 
 setup-xtts: $(XTTS_VENV)/.installed
 
-$(XTTS_VENV)/.installed: pyproject.toml Makefile
+$(XTTS_VENV)/.installed: $(XTTS_LOCK) pyproject.toml
 	$(PYTHON) -m venv $(XTTS_VENV)
-	$(XTTS_BIN)/pip install -q --upgrade pip
-	$(XTTS_BIN)/pip install -q "torch==2.13.0"
-	$(XTTS_BIN)/pip install -q -e ".[xtts,dev]"
-	$(XTTS_BIN)/pip install -q --no-deps "torchaudio==2.11.0" "torchcodec==0.13.0"
+	$(XTTS_BIN)/pip install -q --require-hashes --no-deps $(TORCH_WHEELS_FLAG) -r $(XTTS_LOCK)
+	$(XTTS_BIN)/pip install -q --no-deps --no-build-isolation -e .
 	rm -f $(XTTS_VENV)/lib/python3*/site-packages/torchaudio/lib/*.so
 	touch $@
 
@@ -75,5 +81,20 @@ demo: setup
 		echo "streamtts: no sound device here, so the speech goes to $(CURDIR)/$(DEMO_WAV)"; set -- "$$@" --output $(DEMO_WAV); fi; \
 	$(BIN)/streamtts speak "$$@" --print --stats
 
+# Refreshes the locks on purpose: resolve the newest versions pyproject.toml allows, for
+# both platforms, with uv (pinned here). Afterwards run `make clean test` and read the diff.
+UV_VERSION := 0.13.8
+LOCK_VENV := .venv-lock
+UV := $(LOCK_VENV)/bin/uv
+COMPILE = $(UV) pip compile --quiet --generate-hashes --python-version 3.11 --no-header
+LINUX := --python-platform x86_64-manylinux_2_35 $(TORCH_WHEELS_FLAG)
+MACOS := --python-platform aarch64-apple-darwin
+lock:
+	@test -x $(UV) || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q uv==$(UV_VERSION); }
+	$(COMPILE) $(LINUX) pyproject.toml lock/torch.in --extra convert --extra bench --extra dev -o lock/linux-x86_64.txt
+	MACOSX_DEPLOYMENT_TARGET=14.0 $(COMPILE) $(MACOS) pyproject.toml lock/torch.in --extra convert --extra bench --extra dev -o lock/macos-arm64.txt
+	$(COMPILE) $(LINUX) pyproject.toml lock/xtts-linux.in --override lock/xtts-linux.overrides --extra xtts --extra dev -o lock/linux-x86_64-xtts.txt
+	MACOSX_DEPLOYMENT_TARGET=14.0 $(COMPILE) $(MACOS) pyproject.toml lock/xtts-macos.in --extra xtts --extra dev -o lock/macos-arm64-xtts.txt
+
 clean:
-	rm -rf $(VENV) $(XTTS_VENV) build *.egg-info .pytest_cache .ruff_cache $(DEMO_WAV)
+	rm -rf $(VENV) $(XTTS_VENV) $(LOCK_VENV) build *.egg-info .pytest_cache .ruff_cache $(DEMO_WAV)

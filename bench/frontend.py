@@ -206,7 +206,7 @@ def rss_growth(path: Path) -> float:
 
 
 def print_rss_growth(path: Path) -> None:
-    read_all(Path(__file__).parents[1] / "tests" / "data" / "pydantic-ai_07-tool-use-partial.jsonl")
+    read_all(Path(__file__).parents[1] / "tests" / "data" / "claude-own-partial.jsonl")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     read_all(path)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

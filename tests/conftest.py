@@ -203,12 +203,14 @@ def make_checkpoint(spm_model: Path) -> Callable[..., Path]:
     return make
 
 
-# Sentences of real captures that the speak tests send through NLLB (tests/data/
-# pydantic-ai_06-plain-partial.jsonl and pydantic-ai_03-multi-turn-tools.jsonl).
+# Sentences of our own captures that the speak tests send through NLLB (tests/data/
+# claude-own-partial.jsonl and claude-own-tool-use.jsonl).
 SPOKEN_BY_NLLB = (
-    "hello world",
-    "Done.",
-    "Created note.txt with content foo and confirmed it reads back as foo.",
+    "The parser drops the last unit.",
+    "I will fix it now.",
+    "Let me run the tests first",
+    "One test fails.",
+    "The minutes are overwritten instead of added.",
 )
 
 

@@ -1,4 +1,4 @@
-"""Every capture in tests/data read end to end: exactly the sentences that should be spoken.
+"""Every capture, ours and the shared real ones, read end to end: exactly what is spoken.
 
 Also runs `streamtts sentences`, through Typer's runner and as a real process, on them.
 """
@@ -19,8 +19,43 @@ from streamtts.source import SourceStats, TextPiece, read_pieces
 from streamtts.text import segment
 
 DATA = Path(__file__).parent / "data"
+# Real captures from other projects' test suites are third-party text: they stay in the
+# shared fixtures beside the checkout (../shared/fixtures/README.md says where each is from)
+# and are read from there. Our own samples in tests/data cover every event shape without it.
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "claude-stream-json"
 
-EXPECTED: dict[str, tuple[str, list[str]]] = {
+OWN: dict[str, tuple[str, list[str]]] = {
+    # Partial messages: thinking and signature deltas, text deltas, the full block echoed,
+    # and result.result repeating the text. Only the deltas are spoken.
+    "claude-own-partial.jsonl": (
+        "claude",
+        ["The parser drops the last unit.", "I will fix it now."],
+    ),
+    # The tool call flushes the sentence in progress; the tool result is not spoken.
+    "claude-own-tool-use.jsonl": (
+        "claude",
+        [
+            "Let me run the tests first",
+            "One test fails.",
+            "The minutes are overwritten instead of added.",
+        ],
+    ),
+    # The subagent's prompt, text, tool calls and report carry parent_tool_use_id.
+    "claude-own-subagent.jsonl": (
+        "claude",
+        ["I'll ask a subagent to find the parser.", "Found it in the duration module."],
+    ),
+    # Nothing said, then an error result: its error is the only thing spoken.
+    "claude-own-error.jsonl": ("claude", ["Reached the maximum number of turns (1)"]),
+    "claude-own-thinking.jsonl": ("claude", ["It is ninety minutes."]),
+    "codex-own-exec.jsonl": ("codex", ["Both tests pass now."]),
+    "gemini-own-stream.jsonl": (
+        "gemini",
+        ["I will read the parser", "The total is overwritten.", "Use += instead."],
+    ),
+}
+
+REAL: dict[str, tuple[str, list[str]]] = {
     "claude-agent-sdk-gleam_golden-basic_query.jsonl": ("claude", ["4"]),
     # A Bash call and its long tool result, then a successful result whose text was never
     # said as assistant text: nothing is spoken (result.result is only a failure fallback).
@@ -72,29 +107,47 @@ EXPECTED: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def test_every_capture_has_expectations() -> None:
-    assert set(EXPECTED) == {path.name for path in DATA.glob("*.jsonl")}
+needs_shared = pytest.mark.skipif(
+    not SHARED.is_dir(), reason=f"the shared real captures are not at {SHARED}"
+)
+CAPTURES = [
+    *(pytest.param(DATA / name, *OWN[name], id=name) for name in sorted(OWN)),
+    *(
+        pytest.param(SHARED / name, *REAL[name], id=name, marks=needs_shared)
+        for name in sorted(REAL)
+    ),
+]
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_capture_sentences(name: str) -> None:
-    fmt, expected = EXPECTED[name]
+def test_every_own_sample_has_expectations() -> None:
+    assert set(OWN) == {path.name for path in DATA.glob("*.jsonl")}
+
+
+@needs_shared
+def test_every_shared_capture_has_expectations() -> None:
+    assert set(REAL) == {path.name for path in SHARED.glob("*.jsonl")}
+
+
+@pytest.mark.parametrize(("path", "fmt", "expected"), CAPTURES)
+def test_capture_sentences(path: Path, fmt: str, expected: list[str]) -> None:
     stats = SourceStats()
-    with (DATA / name).open("rb") as stream:
+    with path.open("rb") as stream:
         got = [s.text for s in segment(read_pieces(stream, stats=stats))]
     assert got == expected
     assert stats.format == fmt
     assert stats.malformed == 0
-    assert stats.lines == len((DATA / name).read_bytes().splitlines())
+    assert stats.lines == len(path.read_bytes().splitlines())
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_capture_sentences_do_not_depend_on_how_the_text_is_chunked(name: str) -> None:
+@pytest.mark.parametrize(("path", "fmt", "expected"), CAPTURES)
+def test_capture_sentences_do_not_depend_on_how_the_text_is_chunked(
+    path: Path, fmt: str, expected: list[str]
+) -> None:
     """Each piece cut into single characters (the boundary on the last) gives the same."""
-    with (DATA / name).open("rb") as stream:
-        pieces = list(read_pieces(stream))
+    with path.open("rb") as stream:
+        pieces = list(read_pieces(stream, fmt=fmt))
     trickled = [small for piece in pieces for small in _characters(piece)]
-    assert [s.text for s in segment(trickled)] == EXPECTED[name][1]
+    assert [s.text for s in segment(trickled)] == expected
 
 
 def _characters(piece: TextPiece) -> list[TextPiece]:
@@ -105,16 +158,17 @@ def _characters(piece: TextPiece) -> list[TextPiece]:
 
 
 def test_cli_sentences_reads_a_file() -> None:
-    name = "claude-code-action_sample-turns.jsonl"
+    name = "claude-own-tool-use.jsonl"
     outcome = CliRunner().invoke(app, ["sentences", str(DATA / name)])
     assert outcome.exit_code == 0, outcome.output
-    assert outcome.stdout.splitlines() == EXPECTED[name][1]
+    assert outcome.stdout.splitlines() == OWN[name][1]
 
 
 def test_cli_sentences_reads_stdin_with_a_forced_format() -> None:
-    data = (DATA / "pydantic-ai_06-plain-partial.jsonl").read_bytes()
+    data = (DATA / "claude-own-partial.jsonl").read_bytes()
     outcome = CliRunner().invoke(app, ["sentences", "-", "--format", "claude"], input=data)
-    assert (outcome.exit_code, outcome.stdout) == (0, "hello world\n")
+    expected = "The parser drops the last unit.\nI will fix it now.\n"
+    assert (outcome.exit_code, outcome.stdout) == (0, expected)
     outcome = CliRunner().invoke(app, ["sentences", "--format", "text"], input=b"One. Two.")
     assert (outcome.exit_code, outcome.stdout) == (0, "One.\nTwo.\n")
 
@@ -128,8 +182,8 @@ def test_cli_sentences_missing_file_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_cli_sentences_as_a_process_warns_once_per_malformed_line() -> None:
-    lines = (DATA / "pydantic-ai_02-tool-use-read.jsonl").read_bytes().splitlines(keepends=True)
-    data = b"".join(lines[:5]) + b'{"type": "assistant", "mess\n' + b"".join(lines[5:])
+    lines = (DATA / "claude-own-thinking.jsonl").read_bytes().splitlines(keepends=True)
+    data = b"".join(lines[:2]) + b'{"type": "assistant", "mess\n' + b"".join(lines[2:])
     done = subprocess.run(
         [sys.executable, "-m", "streamtts", "sentences"],
         input=data,
@@ -137,9 +191,9 @@ def test_cli_sentences_as_a_process_warns_once_per_malformed_line() -> None:
         check=False,
     )
     assert done.returncode == 0
-    assert done.stdout.decode() == "The first heading is Tiny Test Heading.\n"
+    assert done.stdout.decode() == "It is ninety minutes.\n"
     [warning] = done.stderr.decode().splitlines()
-    assert warning.startswith("streamtts: WARNING streamtts.source: line 6 is not a JSON event")
+    assert warning.startswith("streamtts: WARNING streamtts.source: line 3 is not a JSON event")
 
 
 def test_cli_sentences_streams_each_sentence_before_the_input_ends() -> None:

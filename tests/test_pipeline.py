@@ -97,11 +97,15 @@ def test_nllb_converted_here_speaks_a_capture_without_partials_into_a_wav(
     tmp_path: Path, speaking_model: Path, kokoro: TTSEngine
 ):
     model = speaking_model
-    texts = ["Done.", "Created note.txt with content foo and confirmed it reads back as foo."]
+    texts = [
+        "Let me run the tests first",
+        "One test fails.",
+        "The minutes are overwritten instead of added.",
+    ]
     wav = tmp_path / "speech.wav"
     sink = WavSink(wav)
     pipeline = make_pipeline(kokoro, sink, translate="nllb", model_dir=model)
-    records = speak(pipeline, (DATA / "pydantic-ai_03-multi-turn-tools.jsonl").read_bytes())
+    records = speak(pipeline, (DATA / "claude-own-tool-use.jsonl").read_bytes())
     sink.close()
     assert_spoken_in_order(records, texts)
     translator = load_translator("nllb", model_dir=model)

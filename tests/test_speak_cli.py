@@ -113,25 +113,32 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
 ):
     model = speaking_model
     wav, stats = tmp_path / "speech.wav", tmp_path / "stats.json"
-    args = ["speak", str(DATA / "pydantic-ai_06-plain-partial.jsonl"), "--model-dir", str(model)]
+    args = ["speak", str(DATA / "claude-own-partial.jsonl"), "--model-dir", str(model)]
     args += ["--output", str(wav), "--stats-json", str(stats), "--print", "--stats"]
     result = runner.invoke(app, args, env={"STREAMTTS_CONFIG": str(tmp_path / "none.toml")})
     assert result.exit_code == 0, result.output
-    [translation] = load_translator("nllb", model_dir=model).translate(["hello world"])
-    assert result.stdout == f"hello world\n  {translation}\n"
+    texts = ["The parser drops the last unit.", "I will fix it now."]
+    translator = load_translator("nllb", model_dir=model)
+    translations = [translator.translate([text])[0] for text in texts]
+    expected = "".join(f"{t}\n  {j}\n" for t, j in zip(texts, translations, strict=True))
+    assert result.stdout == expected
     document = json.loads(stats.read_text())
-    [record] = document["sentences"]
-    assert (record["seq"], record["text"], record["translation"]) == (0, "hello world", translation)
-    assert record["skipped"] is None and record["player_idle"] is True
-    stamps = [record[k] for k in ("t_ready", "t_translated", "t_first_chunk", "t_audio_start")]
-    assert stamps == sorted(stamps)
-    assert document["summary"]["spoken"] == 1 and not document["summary"]["interrupted"]
+    records = document["sentences"]
+    got = [(r["seq"], r["text"], r["translation"]) for r in records]
+    assert got == [(0, texts[0], translations[0]), (1, texts[1], translations[1])]
+    assert [r["skipped"] for r in records] == [None, None]
+    assert records[0]["player_idle"] is True
+    for record in records:
+        stamps = [record[k] for k in ("t_ready", "t_translated", "t_first_chunk", "t_audio_start")]
+        assert stamps == sorted(stamps)
+    assert document["summary"]["spoken"] == 2 and not document["summary"]["interrupted"]
     assert set(document["summary"]["startup"]) >= {"translator load", "tts warm-up", "total"}
     with wave.open(str(wav)) as audio:
-        assert audio.getnframes() == round(record["audio_seconds"] * audio.getframerate())
+        frames = sum(round(r["audio_seconds"] * audio.getframerate()) for r in records)
+        assert audio.getnframes() == frames
     lines = result.stderr.splitlines()
     assert re.fullmatch(
-        r"streamtts: 1 sentence: 1 spoken, 0 skipped; \d+\.\d s of audio in \d+\.\d s; "
+        r"streamtts: 2 sentences: 2 spoken, 0 skipped; \d+\.\d s of audio in \d+\.\d s; "
         r"ready in \d+\.\d\d s",
         lines[0],
     )
@@ -141,7 +148,7 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
 
 def test_missing_model_is_one_line_that_says_to_convert(tmp_path: Path):
     env = {"STREAMTTS_CONFIG": str(tmp_path / "none.toml")}
-    args = ["speak", str(DATA / "pydantic-ai_01-plain-text.jsonl"), "--model-dir", str(tmp_path)]
+    args = ["speak", str(DATA / "claude-own-thinking.jsonl"), "--model-dir", str(tmp_path)]
     result = runner.invoke(app, [*args, "--no-play", "--tts", "openjtalk"], env=env)
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()
