@@ -15,11 +15,13 @@ from pathlib import Path
 
 import mlx.core as mx
 
+from streamtts.errors import StreamttsError
+
 SAFETENSORS = "model.safetensors"
 PYTORCH = "pytorch_model.bin"
 
 
-class CheckpointError(Exception):
+class CheckpointError(StreamttsError):
     """The checkpoint directory cannot be read; the message names what is missing."""
 
 

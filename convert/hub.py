@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamtts.convert.checkpoint import PYTORCH, SAFETENSORS, CheckpointError, weight_files
+from streamtts.errors import StreamttsError
 
 DEFAULT_MODEL_ID = "facebook/nllb-200-distilled-600M"
 METADATA = ["config.json", "sentencepiece.bpe.model"]
@@ -21,7 +22,7 @@ METADATA = ["config.json", "sentencepiece.bpe.model"]
 FROM_DIR = "convert a checkpoint already on disk with --from DIR"
 
 
-class HubError(Exception):
+class HubError(StreamttsError):
     """The checkpoint could not be fetched; the message says what to do instead."""
 
 

@@ -25,6 +25,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from streamtts.convert.checkpoint import CheckpointError, read_checkpoint
+from streamtts.errors import StreamttsError
 from streamtts.nllb.load import CONFIG, SPM_MODEL, build_model, write_manifest
 from streamtts.nllb.model import Model
 from streamtts.nllb.tokenizer import NllbTokenizer
@@ -36,7 +37,7 @@ GROUP_SIZES = (32, 64, 128)
 PRUNE_MULTIPLE = 64  # head rows padded so matmul tiles and quantization groups stay whole
 
 
-class ConvertError(Exception):
+class ConvertError(StreamttsError):
     """Conversion cannot proceed; the message says why and what to change."""
 
 

@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from streamtts.convert.hub import snapshot
+from streamtts.errors import StreamttsError
 from streamtts.tts.xtts import REQUIRED_FILES, SPEAKERS_FILE
 
 DEFAULT_REPO = "coqui/XTTS-v2"
@@ -24,7 +25,7 @@ FROM_LOCAL = "install a copy already on disk with --from DIR"
 LICENSE_NOTE = "XTTS v2's weights are under the Coqui Public Model License (non-commercial use)"
 
 
-class InstallError(Exception):
+class InstallError(StreamttsError):
     """The model directory could not be written; the message says what to do."""
 
 

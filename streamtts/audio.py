@@ -24,11 +24,13 @@ from typing import Protocol
 import numpy as np
 
 # The rate a WAV gets when nothing was ever played into it (Kokoro's rate).
+from streamtts.errors import StreamttsError
+
 _EMPTY_WAV_RATE = 24_000
 _NO_DEVICE_HINT = "write the speech to a file instead with --output FILE.wav"
 
 
-class AudioDeviceError(RuntimeError):
+class AudioDeviceError(StreamttsError):
     """No usable audio output device; the message says why and points to ``--output``."""
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, BinaryIO
 import typer
 
 from streamtts import __version__
+from streamtts.errors import StreamttsError
 from streamtts.source import InputFormat
 
 app = typer.Typer(
@@ -26,7 +27,7 @@ app = typer.Typer(
 )
 
 
-class UserError(Exception):
+class UserError(StreamttsError):
     """An error the user can fix; the CLI prints its message as one line and exits 1."""
 
 

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+from streamtts.errors import StreamttsError
 from streamtts.paths import user_config_dir
 
 ENV_PREFIX = "STREAMTTS_"
@@ -27,7 +28,7 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-class ConfigError(ValueError):
+class ConfigError(StreamttsError, ValueError):
     """A bad option value; the message is one line that says where the value came from."""
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from streamtts.errors import StreamttsError
 from streamtts.nllb.tokenizer import check_language
 from streamtts.paths import user_cache_dir
 from streamtts.text import is_japanese
@@ -33,7 +34,7 @@ WARMUP_TEXT = "Hello, world."
 NO_MODEL_HINT = "or speak without translating: --translate none (or auto for Japanese text)"
 
 
-class ModelNotFoundError(Exception):
+class ModelNotFoundError(StreamttsError):
     """No usable converted model: the message says how to make one."""
 
 

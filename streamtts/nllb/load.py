@@ -20,6 +20,7 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
+from streamtts.errors import StreamttsError
 from streamtts.nllb.model import Model, ModelArgs
 from streamtts.nllb.tokenizer import NllbTokenizer
 
@@ -29,7 +30,7 @@ SPM_MODEL = "sentencepiece.bpe.model"
 MANIFEST_FORMAT = 1
 
 
-class ModelDirError(Exception):
+class ModelDirError(StreamttsError):
     """The model directory is missing, incomplete or corrupt; the message says what to do."""
 
 

@@ -22,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from streamtts.audio import at_rate
+from streamtts.errors import StreamttsError
 from streamtts.tts.clauses import split_for_engine, stream_chunks
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class EngineError(RuntimeError):
+class EngineError(StreamttsError):
     """An engine cannot load or speak here; the message says why and what to install."""
 
 
