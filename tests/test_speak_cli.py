@@ -115,6 +115,8 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
     wav, stats = tmp_path / "speech.wav", tmp_path / "stats.json"
     args = ["speak", str(DATA / "claude-own-partial.jsonl"), "--model-dir", str(model)]
     args += ["--output", str(wav), "--stats-json", str(stats), "--print", "--stats"]
+    # Open JTalk reads whatever the random model says; Kokoro's reading drops Latin letters.
+    args += ["--tts", "openjtalk"]
     result = runner.invoke(app, args, env={"STREAMTTS_CONFIG": str(tmp_path / "none.toml")})
     assert result.exit_code == 0, result.output
     texts = ["The parser drops the last unit.", "I will fix it now."]
