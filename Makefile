@@ -48,8 +48,10 @@ test: lint
 # torch >= 2.9, insists that torchcodec is installed, but PyPI's Linux builds of both are
 # CUDA builds (their libraries need libc10_cuda / libnvrtc) while these machines carry the CPU
 # torch. streamtts needs only torchaudio's pure-Python transforms and reads reference WAVs
-# itself, never through torchcodec: so the CPU torch, the two without their dependencies, and
-# torchaudio's compiled ops (alignment, RNN-T loss) removed, which torchaudio then skips.
+# itself, never through torchcodec: so the CPU torch, the two without their dependencies
+# (lock/xtts-linux.in; the lock installs with --no-deps anyway), and torchaudio's compiled
+# ops (alignment, RNN-T loss) removed, which torchaudio then skips. On macOS the lock holds
+# PyPI's matching builds and the rm finds nothing to remove.
 XTTS_VENV ?= .venv-xtts
 XTTS_BIN := $(XTTS_VENV)/bin
 
