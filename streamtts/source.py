@@ -71,7 +71,7 @@ class SourceStats:
     format: str | None = None
 
 
-def decode_events(text: str) -> tuple[list[dict[str, Any]], str | None]:
+def _decode_events(text: str) -> tuple[list[dict[str, Any]], str | None]:
     """The JSON objects on one line, one after another, and why the rest is not one (or None)."""
     events: list[dict[str, Any]] = []
     i = 0
@@ -86,7 +86,7 @@ def decode_events(text: str) -> tuple[list[dict[str, Any]], str | None]:
     return events, None
 
 
-def is_binary(line: str) -> bool:
+def _is_binary(line: str) -> bool:
     """Whether a decoded line is binary data: a NUL, or over a quarter replaced bytes and
     control characters (a stray bad byte in prose is not enough)."""
     return "\x00" in line or 4 * len(_GARBAGE.findall(line)) > len(line.strip())
@@ -119,7 +119,7 @@ class StreamParser:
             if undetected and self._noise and self._noise[-1][1]:
                 self._noise.append((self.stats.lines, "", ""))  # a paragraph break, in text
             return []
-        events, error = decode_events(text)
+        events, error = _decode_events(text)
         if undetected and not events:
             return self._hold(text, error or "")
         for number, held, reason in self._noise:
@@ -158,7 +158,7 @@ class StreamParser:
 
     def _text(self, text: str) -> list[TextPiece]:
         """A line of plain text, unless it is a JSON event or binary data."""
-        if _JSON_LINE.match(text) or is_binary(text):
+        if _JSON_LINE.match(text) or _is_binary(text):
             self.stats.noise += 1
             return []
         return [TextPiece(text + "\n")]

@@ -289,6 +289,18 @@ def test_a_run_without_spaces_is_cut_and_never_held_whole() -> None:
     assert peak < 16 * RUN_LIMIT  # a few copies of one run's worth, never the 2 MB
 
 
+@pytest.mark.parametrize("size", [1, 7, 1000, RUN_LIMIT + 1])
+def test_cuts_at_the_run_limit_do_not_depend_on_chunking(size: int) -> None:
+    # Letters, a run of terminators, code spans: each is cut where RUN_LIMIT says.
+    text = "Ok " + "q" * 9000 + "." * 9000 + "`z" * 5000 + " end. Last."
+    whole = [s.text for s in segment([TextPiece(text)])]
+    chunked = [TextPiece(text[i : i + size]) for i in range(0, len(text), size)]
+    assert [s.text for s in segment(chunked)] == whole
+    rest = len("Ok ") + 9000 - RUN_LIMIT
+    assert whole[:2] == [text[:RUN_LIMIT], "q" * rest + "." * (RUN_LIMIT - rest)]
+    assert len(whole) == 4
+
+
 # 4. A skimmed line still gives its boundary.
 
 BIG = "y" * (2 * SKIM_AFTER)
