@@ -225,7 +225,7 @@ class ClaudeParser(Parser):
         content = message.get("content")
         if isinstance(content, str):
             content = [{"type": "text", "text": content}]
-        blocks = [block for block in content if isinstance(block, dict)] if content else []
+        blocks = [b for b in content if isinstance(b, dict)] if isinstance(content, list) else []
         pieces: list[TextPiece] = []
         if isinstance(message_id, str) and message_id not in self._messages:
             if self._current_id is None and self._agrees(blocks):
