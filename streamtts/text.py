@@ -34,7 +34,6 @@ __all__ = [
     "SOFT_LIMIT",
     "Segmenter",
     "Sentence",
-    "clean",
     "is_japanese",
     "segment",
 ]
@@ -51,12 +50,13 @@ _ESCAPE = re.compile(
     rf"\x1b(?:\[[0-?]{{0,{_E}}}[ -/]{{0,{_E}}}[@-~]"
     rf"|[\]PX^_][^\x07\x1b]{{0,{_E}}}(?:\x07|\x1b\\)|[ -/]{{0,{_E}}}[0-~])"
 )
-# What the next piece may still complete: the start of an escape, or a UTF-16 high half.
-_UNFINISHED = re.compile(
-    rf"(?:[\ud800-\udbff]|\x1b(?:\[[0-?]{{0,{_E}}}[ -/]{{0,{_E}}}"
-    rf"|[\]PX^_][^\x07\x1b]{{0,{_E}}}\x1b?|[ -/]{{0,{_E}}}))\Z"
+# What the next piece may still complete: a UTF-16 high half, the start of an escape.
+_HIGH_HALF = re.compile(r"[\ud800-\udbff]\Z")
+_UNFINISHED_ESCAPE = re.compile(
+    rf"\x1b(?:\[[0-?]{{0,{_E}}}[ -/]{{0,{_E}}}"
+    rf"|[\]PX^_][^\x07\x1b]{{0,{_E}}}\x1b?|[ -/]{{0,{_E}}})\Z"
 )
-_LONGEST_UNFINISHED = 2 * ESCAPE_LIMIT + 3
+_LONGEST_UNFINISHED = 2 * ESCAPE_LIMIT + 2
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
@@ -140,7 +140,9 @@ class Segmenter:
     def __init__(self) -> None:
         self._seq = 0
         self._out: list[Sentence] = []
-        self._held = ""  # the end of the last piece, until the next one completes it
+        # The end of the last piece, until the next one completes it: a surrogate half, an
+        # escape sequence.
+        self._half = self._escape = ""
         # Block lexer: the start of the current line while unclassified, or a held table row.
         self._line = ""
         self._mode = _START
@@ -150,19 +152,20 @@ class Segmenter:
 
     def feed(self, piece: TextPiece) -> list[Sentence]:
         """Take one piece of text; return the sentences whose end it made certain."""
-        text = self._held + piece.text
-        unfinished = _UNFINISHED.search(text, max(0, len(text) - _LONGEST_UNFINISHED))
-        cut = unfinished.start() if unfinished else len(text)
-        # At a boundary nothing can complete what is unfinished: it is dropped.
-        self._held = "" if piece.boundary is not None else text[cut:]
-        self._lex(clean(text[:cut]))
-        if piece.boundary is not None:
+        final = piece.boundary is not None
+        # Two cleaning stages, each holding back what the next piece may complete.
+        text, self._half = _hold_back(self._half + piece.text, _HIGH_HALF, final=final)
+        text, self._escape = _hold_back(
+            self._escape + _pair_surrogates(text), _UNFINISHED_ESCAPE, final=final
+        )
+        self._lex(_strip_controls(text))
+        if final:
             self._end_block()
         return self._take()
 
     def flush(self) -> list[Sentence]:
         """End of input: return whatever is pending as sentences."""
-        self._held = ""
+        self._half = self._escape = ""
         self._end_block()
         return self._take()
 
@@ -269,12 +272,24 @@ def segment(pieces: Iterable[TextPiece]) -> Iterator[Sentence]:
     yield from segmenter.flush()
 
 
-def clean(text: str) -> str:
-    """``text`` without terminal escapes, control characters but tab and newline, or
-    unpaired surrogates: nothing a terminal would run or a voice could not say."""
+def _hold_back(text: str, unfinished: re.Pattern[str], *, final: bool) -> tuple[str, str]:
+    """``text`` split before an unfinished end that the next piece may complete, and that
+    end; at a boundary nothing can complete it, and it is dropped."""
+    end = unfinished.search(text, max(0, len(text) - _LONGEST_UNFINISHED))
+    if end is None:
+        return text, ""
+    return text[: end.start()], "" if final else text[end.start() :]
+
+
+def _pair_surrogates(text: str) -> str:
+    """UTF-16 halves that arrived apart become their character; a lone half is dropped."""
     if _SURROGATE.search(text):
-        # Pairs become their character, lone halves are dropped.
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "ignore")
+    return text
+
+
+def _strip_controls(text: str) -> str:
+    """``text`` without terminal escapes or control characters but tab and newline."""
     return _CONTROL.sub("", _ESCAPE.sub("", text))
 
 
