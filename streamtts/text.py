@@ -1,16 +1,19 @@
 """Streaming segmenter: text pieces in, speakable sentences out, each as soon as it is certain.
 
-Two small state machines run over the characters as they arrive. The block lexer works
-line by line, like a markdown block parser: it classifies each line from its first
-characters (fence, heading, list item, table row, rule, blank, paragraph text) as soon
-as those are known, skips code fences, and tells the sentence splitter where units
-(paragraphs, list items, headings, table rows) end; fence state lives between lines, so
-it survives any split of the stream. The sentence splitter scans the raw inline markdown
-of the current unit for a terminator whose meaning the following characters settle
-(whitespace after it, no abbreviation before it, not inside a code span or link) and
-cuts a long run at a clause boundary, then hands each cut to ``streamtts.speakable``.
-Every decision waits for the characters that settle it and never looks further, which is
-what makes the sentences independent of how the stream was chunked.
+The text is first cleaned of what must never be printed or spoken: terminal escape
+sequences, control characters other than tab and newline, and unpaired surrogates (a
+character whose UTF-16 halves arrived in two pieces is put back together). A sequence
+that may still be completed by the next piece is held until it is, so the cleaning does
+not depend on where the stream was split either. Then two small state machines run over
+the characters as they arrive. The block lexer works line by line, like a markdown block
+parser: it classifies each line from its first characters (fence, heading, list item,
+table row, rule, blank, paragraph text) as soon as those are known, skips code fences,
+and tells the sentence splitter (``streamtts.splitter``) where units (paragraphs, list
+items, headings, table rows) end; fence state lives between lines, so it survives any
+split of the stream. The splitter finds where sentences end in the raw inline markdown of
+a unit, and ``streamtts.speakable`` turns each into the text a voice says. Every decision
+waits for the characters that settle it and never looks further, which is what makes the
+sentences independent of how the stream was chunked.
 """
 
 from __future__ import annotations
@@ -22,32 +25,40 @@ from dataclasses import dataclass
 
 from streamtts.source import TextPiece
 from streamtts.speakable import speakable, speakable_row
+from streamtts.splitter import HARD_LIMIT, PROTECT_LIMIT, SOFT_LIMIT, SentenceSplitter
 
-# A sentence with no terminator is cut at the first clause boundary after SOFT_LIMIT raw
-# characters and at the first space after HARD_LIMIT, so speech never waits long.
-SOFT_LIMIT = 150
-HARD_LIMIT = 300
-# An unclosed `code span` or [link stops protecting its content after this many characters.
-PROTECT_LIMIT = 200
+__all__ = [
+    "HARD_LIMIT",
+    "HOLD_LIMIT",
+    "PROTECT_LIMIT",
+    "SOFT_LIMIT",
+    "Segmenter",
+    "Sentence",
+    "is_japanese",
+    "segment",
+]
+
 # A line's kind is settled by its first HOLD_LIMIT characters, and a table row longer than
 # that is data, not read: so a held line never grows past it.
 HOLD_LIMIT = 4096
-
-_CANDIDATE = re.compile(r"[`\[\]()]|[.!?…。！？]|[,;:—、，；：]")
-_TERMINATORS = ".!?…。！？"
-_CJK_TERMINATORS = "。！？"
-_CLOSERS = "\"'”’)]}»」』）】〕*_~"
-_BACKTICKS = re.compile(r"`+")
-_SPACE = re.compile(r"\s")
-_NON_SPACE = re.compile(r"\S")
-_WORD_BEFORE = re.compile(r"[A-Za-z](?:[A-Za-z.]*[A-Za-z])?$")
-# Never the end of a sentence, whatever follows.
-_NEVER_END = frozenset(
-    {"e.g", "i.e", "vs", "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "cf", "approx"}
-    | {"fig", "u.s", "u.k", "a.k.a", "viz", "resp"}
+# An escape sequence's parameters or string longer than this is not one: it is read as text
+# (without its ESC), so an unfinished sequence is never held longer.
+ESCAPE_LIMIT = 256
+_E = ESCAPE_LIMIT
+# CSI (ESC [ … final), OSC/DCS/SOS/PM/APC strings (ended by BEL or ESC \\), other ESC pairs.
+_ESCAPE = re.compile(
+    rf"\x1b(?:\[[0-?]{{0,{_E}}}[ -/]{{0,{_E}}}[@-~]"
+    rf"|[\]PX^_][^\x07\x1b]{{0,{_E}}}(?:\x07|\x1b\\)|[ -/]{{0,{_E}}}[0-~])"
 )
-# The end of a sentence unless the next word starts in lower case ("etc. and" vs "etc. Then").
-_MAYBE_END = frozenset(("etc", "inc", "ltd", "co", "corp", "a.m", "p.m", "al"))
+# What the next piece may still complete: a UTF-16 high half, the start of an escape.
+_HIGH_HALF = re.compile(r"[\ud800-\udbff]\Z")
+_UNFINISHED_ESCAPE = re.compile(
+    rf"\x1b(?:\[[0-?]{{0,{_E}}}[ -/]{{0,{_E}}}"
+    rf"|[\]PX^_][^\x07\x1b]{{0,{_E}}}\x1b?|[ -/]{{0,{_E}}})\Z"
+)
+_LONGEST_UNFINISHED = 2 * ESCAPE_LIMIT + 2
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 _LIST_NUMBER = re.compile(r"\d{1,9}")
 # Line kinds of the block lexer.
@@ -129,29 +140,32 @@ class Segmenter:
     def __init__(self) -> None:
         self._seq = 0
         self._out: list[Sentence] = []
+        # The end of the last piece, until the next one completes it: a surrogate half, an
+        # escape sequence.
+        self._half = self._escape = ""
         # Block lexer: the start of the current line while unclassified, or a held table row.
         self._line = ""
         self._mode = _START
         self._fence: tuple[str, int] | None = None
         self._quoted = False  # whether the last line was in a block quote
-        # Sentence splitter: raw inline markdown; the sentence in progress starts at _start.
-        self._buf = ""
-        self._start = 0
-        self._pos = 0
-        self._code = 0  # length of the backtick run that opened the current code span
-        self._brackets = 0
-        self._dest = 0  # parenthesis depth inside a link destination
-        self._protect_from = 0
+        self._splitter = SentenceSplitter()
 
     def feed(self, piece: TextPiece) -> list[Sentence]:
         """Take one piece of text; return the sentences whose end it made certain."""
-        self._lex(piece.text)
-        if piece.boundary is not None:
+        final = piece.boundary is not None
+        # Two cleaning stages, each holding back what the next piece may complete.
+        text, self._half = _hold_back(self._half + piece.text, _HIGH_HALF, final=final)
+        text, self._escape = _hold_back(
+            self._escape + _pair_surrogates(text), _UNFINISHED_ESCAPE, final=final
+        )
+        self._lex(_strip_controls(text))
+        if final:
             self._end_block()
         return self._take()
 
     def flush(self) -> list[Sentence]:
         """End of input: return whatever is pending as sentences."""
+        self._half = self._escape = ""
         self._end_block()
         return self._take()
 
@@ -234,139 +248,15 @@ class Segmenter:
         self._end_unit()
         self._line, self._mode, self._fence, self._quoted = "", _START, None, False
 
-    # Sentence splitter
+    # Sentences: the splitter finds them in each unit, speakable text is what is said
 
     def _push(self, text: str) -> None:
-        if self._start == len(self._buf):
-            text = text.lstrip()
-        if text:
-            self._buf += text
-            self._scan(final=False)
+        for raw in self._splitter.push(text):
+            self._emit(speakable(raw))
 
     def _end_unit(self) -> None:
-        if self._start < len(self._buf):
-            self._scan(final=True)
-            self._cut(len(self._buf))
-        self._buf, self._start, self._pos = "", 0, 0
-        self._reset_protection()
-
-    def _protected(self) -> bool:
-        return bool(self._code or self._brackets or self._dest)
-
-    def _reset_protection(self) -> None:
-        self._code = self._brackets = self._dest = 0
-
-    def _protect(self, at: int) -> None:
-        if not self._protected():
-            self._protect_from = at
-
-    def _scan(self, *, final: bool) -> None:
-        buf, i = self._buf, self._pos
-        while True:
-            m = _CANDIDATE.search(buf, i)
-            j = m.start() if m else len(buf)
-            if self._protected() and j > self._protect_from + PROTECT_LIMIT:
-                # An unclosed ` or [ is literal text after all: stop protecting past the limit.
-                i = max(i, self._protect_from + PROTECT_LIMIT)
-                self._reset_protection()
-            hard = self._start + HARD_LIMIT
-            if not self._protected() and j > hard:
-                space = _SPACE.search(buf, max(i, hard), j)
-                if space:
-                    self._cut(space.start())
-                    i = self._start
-                    continue
-            if m is None:
-                i = j
-                break
-            after = self._candidate(buf, j, final=final)
-            if after is None:
-                i = j  # not settled until more text arrives
-                break
-            i = after
-        # Drop the emitted text so the buffer only holds the sentence in progress.
-        self._buf, self._pos = buf[self._start :], i - self._start
-        self._protect_from -= self._start
-        self._start = 0
-
-    def _candidate(self, buf: str, j: int, *, final: bool) -> int | None:
-        """Handle the special character at ``j``; return where to scan on, None to wait."""
-        c, n = buf[j], len(buf)
-        if c == "`":
-            run = _BACKTICKS.match(buf, j).end() - j  # type: ignore[union-attr]
-            if j + run == n and not final:
-                return None
-            if not self._code:
-                self._protect(j)
-                self._code = run
-            elif run == self._code:
-                self._code = 0
-            return j + run
-        if self._code:
-            return j + 1
-        if c == "[":
-            self._protect(j)
-            self._brackets += 1
-        elif c == "]" and self._brackets:
-            if j + 1 == n and not final:
-                return None
-            self._brackets -= 1
-            if not self._brackets and j + 1 < n and buf[j + 1] == "(":
-                self._dest = 1  # [text](destination): stay protected through the destination
-                return j + 2
-        elif c == "(" and self._dest:
-            self._dest += 1
-        elif c == ")" and self._dest:
-            self._dest -= 1
-        elif self._protected():
-            pass
-        elif c in _TERMINATORS:
-            return self._terminator(buf, j, final=final)
-        elif j - self._start >= SOFT_LIMIT:
-            if c in "—、，；：":
-                self._cut(j + 1)
-                return self._start
-            if j + 1 == n and not final:
-                return None
-            if j + 1 == n or buf[j + 1].isspace():
-                self._cut(j + 1)
-                return self._start
-        return j + 1
-
-    def _terminator(self, buf: str, j: int, *, final: bool) -> int | None:
-        """Decide whether the run of terminators at ``j`` ends the sentence."""
-        n = len(buf)
-        k = j
-        while k < n and buf[k] in _TERMINATORS:
-            k += 1
-        run = buf[j:k]
-        while k < n and buf[k] in _CLOSERS:
-            k += 1
-        if k == n and not final:
-            return None
-        ends = k == n or any(c in _CJK_TERMINATORS for c in run) or buf[k].isspace()
-        if ends and k < n:
-            word = _WORD_BEFORE.search(buf, max(self._start, j - 16), j) if run == "." else None
-            abbreviation = word.group().lower() if word else ""
-            if abbreviation in _NEVER_END:
-                ends = False
-            elif abbreviation in _MAYBE_END or ")" in buf[j:k] or "]" in buf[j:k]:
-                # "etc. and", "(really!) left": an end only if the next word is not lower case
-                following = _NON_SPACE.search(buf, k)
-                if following is None and not final:
-                    return None
-                ends = following is None or not buf[following.start()].islower()
-        if not ends:
-            return k
-        self._cut(k)
-        return self._start
-
-    def _cut(self, end: int) -> None:
-        """Emit the sentence that ends at ``end``; the next one starts at the next non-space."""
-        self._emit(speakable(self._buf[self._start : end]))
-        following = _NON_SPACE.search(self._buf, end)
-        self._start = following.start() if following else len(self._buf)
-        self._reset_protection()
+        for raw in self._splitter.end():
+            self._emit(speakable(raw))
 
     def _emit(self, text: str) -> None:
         if any(c.isalnum() for c in text):
@@ -380,6 +270,27 @@ def segment(pieces: Iterable[TextPiece]) -> Iterator[Sentence]:
     for piece in pieces:
         yield from segmenter.feed(piece)
     yield from segmenter.flush()
+
+
+def _hold_back(text: str, unfinished: re.Pattern[str], *, final: bool) -> tuple[str, str]:
+    """``text`` split before an unfinished end that the next piece may complete, and that
+    end; at a boundary nothing can complete it, and it is dropped."""
+    end = unfinished.search(text, max(0, len(text) - _LONGEST_UNFINISHED))
+    if end is None:
+        return text, ""
+    return text[: end.start()], "" if final else text[end.start() :]
+
+
+def _pair_surrogates(text: str) -> str:
+    """UTF-16 halves that arrived apart become their character; a lone half is dropped."""
+    if _SURROGATE.search(text):
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "ignore")
+    return text
+
+
+def _strip_controls(text: str) -> str:
+    """``text`` without terminal escapes or control characters but tab and newline."""
+    return _CONTROL.sub("", _ESCAPE.sub("", text))
 
 
 def is_japanese(text: str) -> bool:

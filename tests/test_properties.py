@@ -6,6 +6,7 @@ import copy
 import io
 import itertools
 import json
+import re
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -23,8 +24,11 @@ FRAGMENTS = [
     "https://x.io/a.b", ")", "(", "*", "**", "_", "|", "| a | b |\n", "|---|---|\n", "- ",
     "1. ", "# ", "> ", "---\n", ", ", "; ", ": ", "— ", '"', "」", "word", "Next", "next",
     "日本語", "sk-abcdefghijklmnopqrstuv", "✅", "<b>", "x" * 40, "clause " * 30,
+    "\x1b[1;31m", "\x1b]0;title\x07", "\x1b", "\x1b\\", "\x00", "\r", "\x9b", "\ud83d", "\ude00",
 ]
 # fmt: on
+# Terminal escapes, control characters and surrogate halves are never in a sentence.
+UNSPEAKABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 BOUNDARIES = [None, None, None, Boundary.BLOCK, Boundary.TOOL, Boundary.TURN]
 
 texts = st.lists(st.sampled_from(FRAGMENTS), max_size=40).map("".join)
@@ -54,6 +58,7 @@ def test_any_split_gives_the_same_sentences(stream: list[TextPiece], cuts: list[
     assert run(chunked) == expected
     for _, text in expected:
         assert text and text == text.strip() and "\n" not in text
+        assert not UNSPEAKABLE.search(text)
 
 
 @settings(max_examples=100, deadline=None)

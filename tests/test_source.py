@@ -329,7 +329,8 @@ def test_undecided_events_are_replayed_once_the_format_is_known() -> None:
 def test_format_can_be_forced() -> None:
     data = jsonl(assistant("m", text("As JSON.")))
     assert spoken(data, fmt="claude") == ["As JSON."]
-    assert pieces(data, fmt="text") == [TextPiece(data.decode())]
+    # Forced text reads every line of prose, but never a JSON event line.
+    assert pieces(b"Plain words.\n" + data, fmt="text") == [TextPiece("Plain words.\n")]
     with pytest.raises(ValueError, match="unknown format 'yaml'"):
         StreamParser("yaml")
 
