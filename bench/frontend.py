@@ -89,18 +89,21 @@ def turn(rng: random.Random, number: int) -> list[dict]:
     """The events of one turn, shaped like the partial-messages capture in tests/data."""
     mid = f"msg_{number:08d}"
 
+    def uuid() -> str:  # every line has its own, as in real output (the reader de-duplicates)
+        return f"{rng.getrandbits(128):032x}"
+
     def stream(event: dict) -> dict:
         return {
             "type": "stream_event",
             "event": event,
             "session_id": SESSION,
             "parent_tool_use_id": None,
-            "uuid": f"{rng.getrandbits(128):032x}",
+            "uuid": uuid(),
         }
 
     def echo(block: dict) -> dict:
         message = {"model": "claude", "id": mid, "type": "message", "role": "assistant"}
-        return {"type": "assistant", "message": {**message, "content": [block]}, "uuid": mid}
+        return {"type": "assistant", "message": {**message, "content": [block]}, "uuid": uuid()}
 
     thinking, text = " ".join(sentence(rng) for _ in range(4)), answer(rng)
     start = {"id": mid, "type": "message", "role": "assistant", "content": []}
