@@ -52,8 +52,14 @@ class Playback:
 class AudioSink(Protocol):
     """Where synthesized audio goes: a device, a file, or nowhere."""
 
-    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
-        """Queue one sentence's chunks; return once the last is queued (not played)."""
+    def play(
+        self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
+    ) -> Playback:
+        """Queue one sentence's chunks; return once the last is queued (not played).
+
+        ``playback`` (a new one if None) is stamped and returned, so a caller that made it
+        can watch the sentence start while its later chunks are still arriving.
+        """
         ...
 
     def drain(self) -> None:
@@ -98,8 +104,9 @@ class _FrameQueue:
         self._closed = False  # after discard() nothing more is queued
         self._lock = threading.Lock()
 
-    def enqueue(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
-        playback = Playback()
+    def enqueue(
+        self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback
+    ) -> Playback:
         self._last = playback
         for data in at_rate(chunks, sample_rate, self.rate):
             with self._lock:
@@ -206,9 +213,11 @@ class SoundDeviceSink:
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
         self._frames.pull(outdata[:, 0], time.perf_counter())
 
-    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
+    def play(
+        self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
+    ) -> Playback:
         """Queue one sentence (resampled to the device rate); return once it is queued."""
-        return self._frames.enqueue(chunks, sample_rate)
+        return self._frames.enqueue(chunks, sample_rate, playback or Playback())
 
     def drain(self) -> None:
         """Wait until the device has taken every queued frame and its buffer has played."""
@@ -250,12 +259,14 @@ class NullSink:
             deadline = max(deadline + period, now)
             self._stop.wait(max(0.0, deadline - time.perf_counter()))
 
-    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
+    def play(
+        self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
+    ) -> Playback:
         """Realtime: queue like a device. Otherwise: take every chunk now."""
+        playback = playback or Playback()
         if self.realtime:
-            playback = self._frames.enqueue(chunks, sample_rate)
+            self._frames.enqueue(chunks, sample_rate, playback)
         else:
-            playback = Playback()
             for chunk in chunks:
                 playback.t_start = playback.t_start or time.perf_counter()
                 playback.frames += len(chunk)
@@ -308,11 +319,13 @@ class WavSink:
         except OSError as error:
             raise from_os_error("write", path, error) from None
 
-    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
+    def play(
+        self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
+    ) -> Playback:
         """Write the sentence; it counts as played when written."""
         if self.sample_rate is None:
             self.sample_rate = sample_rate
-        playback = Playback()
+        playback = playback or Playback()
         try:
             for data in at_rate(chunks, sample_rate, self.sample_rate):
                 playback.t_start = playback.t_start or time.perf_counter()
@@ -380,8 +393,10 @@ class TeeSink:
     def __init__(self, primary: AudioSink, copy: AudioSink):
         self.primary, self.copy = primary, copy
 
-    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
-        """Stream to the primary sink, then hand the same chunks to the copy."""
+    def play(
+        self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
+    ) -> Playback:
+        """Stream to the primary sink (stamping ``playback``), then hand the chunks to the copy."""
         seen: list[np.ndarray] = []
 
         def tap() -> Iterator[np.ndarray]:
@@ -389,7 +404,7 @@ class TeeSink:
                 seen.append(chunk)
                 yield chunk
 
-        playback = self.primary.play(tap(), sample_rate)
+        playback = self.primary.play(tap(), sample_rate, playback)
         self.copy.play(seen, sample_rate)
         return playback
 

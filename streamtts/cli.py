@@ -1,21 +1,45 @@
 """Command-line interface: thin Typer commands that parse options and call the library.
 
-Each command builds an options object and hands it to the stage that does the work;
-errors the user can fix are printed as one line on stderr with a non-zero exit.
+Each command builds an options object and hands it to the stage that does the work. Every
+command runs inside ``one_line_errors``: a ``StreamttsError`` (each error a user can fix
+subclasses it) is printed as ``streamtts: <one line>`` with exit 1, and Ctrl-C, SIGTERM or
+SIGHUP end the command with exit 130, never a traceback.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated, BinaryIO, NoReturn, TextIO
 
 import typer
 
 from streamtts import __version__
-from streamtts.errors import StreamttsError
+from streamtts.errors import StreamttsError, detach_output, from_os_error
+from streamtts.options import (
+    FLAG,
+    Device,
+    Format,
+    InputFile,
+    MaxLag,
+    ModelDir,
+    Output,
+    Play,
+    Print,
+    Speed,
+    Stats,
+    StatsJson,
+    Translate,
+    Tts,
+    Voice,
+)
 from streamtts.source import InputFormat
 
 app = typer.Typer(
@@ -27,14 +51,55 @@ app = typer.Typer(
 )
 
 
-class UserError(StreamttsError):
-    """An error the user can fix; the CLI prints its message as one line and exits 1."""
-
-
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``streamtts: <message>`` on stderr and return the Exit to raise."""
     typer.echo(f"streamtts: {message}", err=True)
     return typer.Exit(code)
+
+
+@contextlib.contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Run a command: a StreamttsError is one line and exit 1, Ctrl-C is exit 130.
+
+    Used as a decorator on every command, so no command lists exception types of its own.
+    """
+    try:
+        yield
+    except StreamttsError as error:
+        raise fail(str(error)) from None
+    except KeyboardInterrupt:
+        exit_interrupted()
+
+
+def exit_interrupted() -> NoReturn:
+    """Flush what was written and end the process with exit 130, at once.
+
+    ``os._exit`` on purpose: after Ctrl-C the reading thread may sit for good in a read()
+    on a pipe (closing that file, or the interpreter's exit, then waits for it), and MLX or
+    ONNX Runtime work may still run in a daemon thread, whose C++ threads abort the process
+    ("terminate called without an active exception", exit 134) when the interpreter tears
+    them down. Everything the command had to say (totals line, stats file) is written by
+    then; only the teardown is skipped.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(130)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt, so they end a run as Ctrl-C does."""
+    names = ("SIGTERM", "SIGHUP")
+    signals = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    if threading.current_thread() is not threading.main_thread():
+        signals = []  # handlers can only be set on the main thread
+    previous = {number: signal.signal(number, signal.default_int_handler) for number in signals}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _version(value: bool) -> None:
@@ -47,13 +112,20 @@ def _version(value: bool) -> None:
 def main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, metavar=FLAG, help="Print the version."
+        ),
     ] = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log what each stage does on stderr.")
+        bool,
+        typer.Option("--verbose", "-v", metavar=FLAG, help="Log what each stage does on stderr."),
     ] = False,
 ) -> None:
     """Speak a coding agent's prose aloud in Japanese, entirely on this machine."""
+    # Text from a transcript may hold what the terminal cannot encode: print it replaced.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="streamtts: %(levelname)s %(name)s: %(message)s",
@@ -61,104 +133,22 @@ def main(
 
 
 @app.command()
+@one_line_errors()
 def speak(
-    file: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Transcript to read instead of stdin ('-' is stdin).", show_default=False
-        ),
-    ] = None,
-    translate: Annotated[
-        str | None,
-        typer.Option(
-            help="nllb: translate everything; auto: only what is not already Japanese; "
-            "none: speak the text as it is. (default: nllb)",
-            show_default=False,
-        ),
-    ] = None,
-    model_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Converted NLLB model directory (from `streamtts convert`).", show_default=False
-        ),
-    ] = None,
-    tts: Annotated[
-        str | None,
-        typer.Option(
-            help="Speech engine, or a fallback chain such as kokoro,openjtalk. (default: kokoro)",
-            show_default=False,
-        ),
-    ] = None,
-    voice: Annotated[
-        str | None,
-        typer.Option(help="The engine's voice (see `streamtts voices`).", show_default=False),
-    ] = None,
-    speed: Annotated[
-        float | None,
-        typer.Option(help="Speaking rate; 1.0 is the engine's normal pace.", show_default=False),
-    ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option(
-            help="Sound device name or index (see `streamtts devices`); null: no sound, "
-            "but played at real-time pace.",
-            show_default=False,
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write the speech to this WAV file (add --play to hear it as well).",
-            show_default=False,
-        ),
-    ] = None,
-    play: Annotated[
-        bool | None,
-        typer.Option(
-            "--play/--no-play",
-            help="Play through the sound device. (default: play unless --output)",
-            show_default=False,
-        ),
-    ] = None,
-    subtitles: Annotated[
-        bool | None,
-        typer.Option(
-            "--print/--no-print",
-            help="Print each sentence and its translation to stdout as it is spoken.",
-            show_default=False,
-        ),
-    ] = None,
-    max_lag: Annotated[
-        float | None,
-        typer.Option(
-            help="Skip sentences that would start more than SECONDS after they were ready.",
-            metavar="SECONDS",
-            show_default=False,
-        ),
-    ] = None,
-    stats: Annotated[
-        bool | None,
-        typer.Option(
-            "--stats/--no-stats",
-            help="Print p50/p95 latency per stage on stderr at the end.",
-            show_default=False,
-        ),
-    ] = None,
-    stats_json: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write one record per sentence (text, translation, timestamps) as JSON.",
-            show_default=False,
-        ),
-    ] = None,
-    input_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            help="Input: auto, claude, codex, gemini or text. (default: auto)",
-            show_default=False,
-        ),
-    ] = None,
+    file: InputFile = None,
+    translate: Translate = None,
+    model_dir: ModelDir = None,
+    tts: Tts = None,
+    voice: Voice = None,
+    speed: Speed = None,
+    device: Device = None,
+    output: Output = None,
+    play: Play = None,
+    subtitles: Print = None,
+    max_lag: MaxLag = None,
+    stats: Stats = None,
+    stats_json: StatsJson = None,
+    input_format: Format = None,
 ) -> None:
     """Speak an agent's prose in Japanese as it arrives on stdin.
 
@@ -186,16 +176,11 @@ def speak(
         "stats_json": stats_json,
         "format": input_format,
     }
-    try:
-        options = load_options({key: value for key, value in given.items() if value is not None})
-        with _open_input(file) as stream:
-            summary = speak_stream(stream, options, subtitles=sys.stdout, report=sys.stderr)
-    except KeyboardInterrupt:  # Ctrl-C before the pipeline was running, or during clean-up
-        raise typer.Exit(130) from None
-    except _user_errors() as exc:
-        raise fail(str(exc)) from None
-    if summary.interrupted:
-        raise typer.Exit(130)
+    options = load_options({key: value for key, value in given.items() if value is not None})
+    with signals_interrupt(), _open_input(file) as stream:
+        summary = speak_stream(stream, options, subtitles=sys.stdout, report=sys.stderr)
+        if summary.interrupted:  # inside the with: closing a pipe a thread reads would hang
+            exit_interrupted()
 
 
 def _open_input(file: Path | None) -> contextlib.AbstractContextManager[BinaryIO]:
@@ -208,32 +193,40 @@ def _open_input(file: Path | None) -> contextlib.AbstractContextManager[BinaryIO
     if file is not None and str(file) != "-":
         try:
             return file.open("rb")
-        except OSError as exc:
-            raise UserError(f"cannot read {file}: {exc.strerror}") from None
+        except OSError as error:
+            raise from_os_error("read", file, error) from None
     try:
-        return contextlib.nullcontext(open(sys.stdin.fileno(), "rb", closefd=False))
+        return contextlib.nullcontext(open(_stdin().fileno(), "rb", closefd=False))
     except (AttributeError, OSError, ValueError):
-        return contextlib.nullcontext(sys.stdin.buffer)
+        return contextlib.nullcontext(_stdin().buffer)
 
 
-def _user_errors() -> tuple[type[Exception], ...]:
-    """Errors a user can fix, each printed as one line (imported late: their modules are big)."""
-    from streamtts.audio import AudioDeviceError
-    from streamtts.config import ConfigError
-    from streamtts.translate import ModelNotFoundError
-    from streamtts.tts import EngineError
+def _stdin() -> TextIO:
+    """``sys.stdin``, or a one-line error when the shell closed it (``<&-``)."""
+    if sys.stdin is None:
+        raise StreamttsError("stdin is closed: pipe the input in or name a FILE")
+    return sys.stdin
 
-    return (UserError, ConfigError, ModelNotFoundError, EngineError, AudioDeviceError)
+
+def _stdin_text() -> TextIO:
+    """Stdin as UTF-8 text, undecodable bytes replaced (U+FFFD) rather than fatal."""
+    return io.TextIOWrapper(_stdin().buffer, encoding="utf-8", errors="replace")
+
+
+def _print(line: str) -> None:
+    """Write one line to stdout now; a full or closed stdout is one error line."""
+    try:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except OSError as error:
+        detach_output(sys.stdout)
+        raise from_os_error("write", "stdout", error) from None
 
 
 @app.command()
+@one_line_errors()
 def sentences(
-    file: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Transcript to read instead of stdin ('-' is stdin).", show_default=False
-        ),
-    ] = None,
+    file: InputFile = None,
     input_format: Annotated[
         InputFormat,
         typer.Option("--format", help="Input format; auto detects it from the first events."),
@@ -244,12 +237,9 @@ def sentences(
     from streamtts.text import segment
 
     stats = SourceStats()
-    try:
-        with _open_input(file) as stream:
-            for sentence in segment(read_pieces(stream, fmt=input_format, stats=stats)):
-                typer.echo(sentence.text)
-    except UserError as exc:
-        raise fail(str(exc)) from None
+    with _open_input(file) as stream:
+        for sentence in segment(read_pieces(stream, fmt=input_format, stats=stats)):
+            _print(sentence.text)
     logging.getLogger(__name__).info(
         "%d lines (%s), %d malformed, %d long lines skimmed",
         stats.lines,
@@ -260,6 +250,7 @@ def sentences(
 
 
 @app.command()
+@one_line_errors()
 def convert(
     model_id: Annotated[
         str, typer.Argument(help="Hugging Face hub id of the NLLB-200 checkpoint.")
@@ -325,6 +316,7 @@ def convert(
 
 
 @app.command("fetch-xtts")
+@one_line_errors()
 def fetch_xtts(
     repo_id: Annotated[
         str, typer.Argument(help="Hugging Face hub id of the XTTS v2 model.")
@@ -362,6 +354,7 @@ def fetch_xtts(
 
 
 @app.command()
+@one_line_errors()
 def translate(
     texts: Annotated[
         list[str] | None,
@@ -369,12 +362,7 @@ def translate(
             help="Sentences to translate; without any, each line of stdin.", show_default=False
         ),
     ] = None,
-    model_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Converted NLLB model directory (from `streamtts convert`).", show_default=False
-        ),
-    ] = None,
+    model_dir: ModelDir = None,
     src: Annotated[str, typer.Option(help="Source language (an NLLB code).")] = "eng_Latn",
     tgt: Annotated[str, typer.Option(help="Target language (an NLLB code).")] = "jpn_Jpan",
     max_tokens: Annotated[
@@ -386,13 +374,16 @@ def translate(
     raw: Annotated[
         bool,
         typer.Option(
-            "--raw", help="Turn every decoding guard off: plain greedy decoding, as transformers."
+            "--raw",
+            metavar=FLAG,
+            help="Turn every decoding guard off: plain greedy decoding, as transformers.",
         ),
     ] = False,
     as_json: Annotated[
         bool,
         typer.Option(
             "--json",
+            metavar=FLAG,
             help="Print one JSON object per input: text, translation, tokens (generated ids) "
             "and ms (after one warm-up translation).",
         ),
@@ -403,28 +394,26 @@ def translate(
     import json
 
     from streamtts.nllb.generate import GenerateOptions
-    from streamtts.translate import ModelNotFoundError, NllbTranslator
+    from streamtts.translate import NllbTranslator
 
     if raw:
         options = GenerateOptions.raw(max_new_tokens=max_tokens)
     else:
         options = GenerateOptions(max_new_tokens=max_tokens)
-    try:
-        translator = NllbTranslator(model_dir, src_lang=src, tgt_lang=tgt, options=options)
+    translator = NllbTranslator(model_dir, src_lang=src, tgt_lang=tgt, options=options)
+    if as_json:
+        translator.warmup()  # so that ms is the steady figure, not the first call's
+    for text in texts or (line.rstrip("\r\n") for line in _stdin_text()):
+        [result] = translator.translate_detailed([text])
         if as_json:
-            translator.warmup()  # so that ms is the steady figure, not the first call's
-        for text in texts or (line.rstrip("\r\n") for line in sys.stdin):
-            [result] = translator.translate_detailed([text])
-            if as_json:
-                record = dataclasses.asdict(result) | {"ms": round(result.ms, 3)}
-                typer.echo(json.dumps(record, ensure_ascii=False))
-            else:
-                typer.echo(result.translation)
-    except (ModelNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
+            record = dataclasses.asdict(result) | {"ms": round(result.ms, 3)}
+            _print(json.dumps(record, ensure_ascii=False))
+        else:
+            _print(result.translation)
 
 
 @app.command()
+@one_line_errors()
 def say(
     text: Annotated[
         str | None,
@@ -435,96 +424,64 @@ def say(
     tts: Annotated[
         str, typer.Option(help="Speech engine, or a fallback chain such as kokoro,openjtalk.")
     ] = "kokoro",
-    voice: Annotated[
-        str | None,
-        typer.Option(help="The engine's voice (see `streamtts voices`).", show_default=False),
-    ] = None,
-    speed: Annotated[
-        float, typer.Option(help="Speaking rate; 1.0 is the engine's normal pace.")
-    ] = 1.0,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write the speech to this WAV file (add --play to hear it as well).",
-            show_default=False,
-        ),
-    ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option(
-            help="Sound device name or index (see `streamtts devices`).", show_default=False
-        ),
-    ] = None,
-    play: Annotated[
-        bool | None,
-        typer.Option(
-            "--play/--no-play",
-            help="Play through the sound device (default: play unless --output).",
-            show_default=False,
-        ),
-    ] = None,
+    voice: Voice = None,
+    speed: Speed = None,
+    output: Output = None,
+    device: Device = None,
+    play: Play = None,
 ) -> None:
     """Speak Japanese text with a local engine, clause by clause as it is synthesized."""
     from streamtts.audio import open_sink
+    from streamtts.config import check_speed
     from streamtts.tts import load_engine, split_for_engine
 
+    speed = check_speed(1.0 if speed is None else speed)
     if text is None:
-        text = sys.stdin.read()
+        text = _stdin_text().read()
     if not text.strip():
-        raise fail("nothing to say: give TEXT or pipe it to stdin")
+        raise StreamttsError("nothing to say: give TEXT or pipe it to stdin")
+    # The sink first: a missing sound device is found before an engine loads for seconds.
+    sink = open_sink(output=output, device=device, play=output is None if play is None else play)
     try:
         engine = load_engine(tts, voice=voice, speed=speed)
-    except _user_errors() as exc:
-        raise fail(str(exc)) from None
-    try:
-        sink = open_sink(
-            output=output, device=device, play=output is None if play is None else play
-        )
-    except OSError as exc:
-        raise fail(f"cannot write {output}: {exc.strerror}") from None
-    except _user_errors() as exc:
-        raise fail(str(exc)) from None
-    # Pieces no longer than the engine handles well; each engine streams a piece its own way.
-    pieces = split_for_engine(text, engine.max_chars, first_clause=False)
-    try:
+        # Pieces no longer than the engine handles well; each engine streams a piece its way.
+        pieces = split_for_engine(text, engine.max_chars, first_clause=False)
         sink.play(
             (audio for piece in pieces for audio in engine.synthesize(piece)), engine.sample_rate
         )
-    except _user_errors() as exc:
+    except BaseException:
         sink.close(discard=True)
-        raise fail(str(exc)) from None
-    except KeyboardInterrupt:
-        sink.close(discard=True)
-        raise typer.Exit(130) from None
+        raise
     sink.close()
 
 
 @app.command()
+@one_line_errors()
 def voices() -> None:
     """List the speech engines, whether each runs on this machine, and their voices."""
     from streamtts.tts import describe_engines
 
     for engine in describe_engines():
         status = "available" if engine.available else "not available"
-        typer.echo(f"{engine.name:<10} {status:<13} {engine.note}")
+        _print(f"{engine.name:<10} {status:<13} {engine.note}")
         if engine.voices:
-            typer.echo(f"{'':<10} voices: {', '.join(engine.voices)}")
+            _print(f"{'':<10} voices: {', '.join(engine.voices)}")
 
 
 @app.command()
+@one_line_errors()
 def devices() -> None:
     """List the sound output devices (* marks the default); pass a name or index to --device."""
-    from streamtts.audio import AudioDeviceError, output_devices
+    from streamtts.audio import output_devices
 
-    try:
-        found = output_devices()
-    except AudioDeviceError as exc:
-        raise fail(str(exc)) from None
+    found = output_devices()
     if not found:
-        raise fail("no sound output device found; use --output FILE.wav to write speech to a file")
+        raise StreamttsError(
+            "no sound output device found; use --output FILE.wav to write speech to a file"
+        )
     for device in found:
         mark = "*" if device.default else " "
-        typer.echo(
+        _print(
             f"{mark} {device.index:>3}  {device.name}  "
             f"({device.host_api}, {device.channels} ch, {device.sample_rate} Hz)"
         )

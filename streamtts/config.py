@@ -123,8 +123,8 @@ def load_options(
     environ = os.environ if environ is None else environ
     if path is None:
         path = config_path(environ)
-        if environ.get("STREAMTTS_CONFIG") and not path.is_file():
-            raise ConfigError(f"STREAMTTS_CONFIG names {path}, which is not a file")
+        if environ.get("STREAMTTS_CONFIG") and not path.exists():  # /dev/null: no config
+            raise ConfigError(f"STREAMTTS_CONFIG names {path}, which does not exist")
     types = _field_types()
     values: dict[str, object] = {}
     if path.is_file():

@@ -21,6 +21,8 @@ from typing import TextIO
 
 import numpy as np
 
+from streamtts.errors import from_os_error
+
 # Stage name → (start stamp, end stamp); the order is the order a sentence flows through.
 STAGES: dict[str, tuple[str, str]] = {
     "wait for translator": ("t_ready", "t_translate_start"),
@@ -176,4 +178,9 @@ def write_json(
                 row[name] = round(row[name] - t0, 6)
         rows.append(row)
     document = {"summary": asdict(summary), "sentences": rows}
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    try:
+        # A lone surrogate in a sentence cannot be UTF-8: it is written as "?".
+        path.write_text(text, encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise from_os_error("write", path, error) from None

@@ -92,14 +92,14 @@ def test_bad_option_values_name_their_origin(
 
 
 def test_bad_option_on_the_command_line_is_one_line_and_exit_1(tmp_path: Path):
-    env = {"STREAMTTS_CONFIG": str(tmp_path / "none.toml")}
+    env = {"STREAMTTS_CONFIG": os.devnull}
     result = runner.invoke(app, ["speak", "--translate", "google"], env=env)
     assert result.exit_code == 1
     assert result.stderr == "streamtts: translate must be one of nllb, none, auto, not 'google'\n"
 
 
 def test_missing_input_file_is_one_line(tmp_path: Path):
-    env = {"STREAMTTS_CONFIG": str(tmp_path / "none.toml")}
+    env = {"STREAMTTS_CONFIG": os.devnull}
     result = runner.invoke(app, ["speak", str(tmp_path / "nope.jsonl")], env=env)
     assert result.exit_code == 1
     assert (
@@ -115,7 +115,7 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
     wav, stats = tmp_path / "speech.wav", tmp_path / "stats.json"
     args = ["speak", str(DATA / "claude-own-partial.jsonl"), "--model-dir", str(model)]
     args += ["--output", str(wav), "--stats-json", str(stats), "--print", "--stats"]
-    result = runner.invoke(app, args, env={"STREAMTTS_CONFIG": str(tmp_path / "none.toml")})
+    result = runner.invoke(app, args, env={"STREAMTTS_CONFIG": os.devnull})
     assert result.exit_code == 0, result.output
     texts = ["The parser drops the last unit.", "I will fix it now."]
     translator = load_translator("nllb", model_dir=model)
@@ -147,7 +147,7 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
 
 
 def test_missing_model_is_one_line_that_says_to_convert(tmp_path: Path):
-    env = {"STREAMTTS_CONFIG": str(tmp_path / "none.toml")}
+    env = {"STREAMTTS_CONFIG": os.devnull}
     args = ["speak", str(DATA / "claude-own-thinking.jsonl"), "--model-dir", str(tmp_path)]
     result = runner.invoke(app, [*args, "--no-play", "--tts", "openjtalk"], env=env)
     assert result.exit_code == 1
@@ -157,7 +157,7 @@ def test_missing_model_is_one_line_that_says_to_convert(tmp_path: Path):
 
 
 def speak_process(tmp_path: Path, *args: str, stdout: int = subprocess.PIPE) -> subprocess.Popen:
-    env = {**os.environ, "STREAMTTS_CONFIG": str(tmp_path / "none.toml")}
+    env = {**os.environ, "STREAMTTS_CONFIG": os.devnull}
     command = [sys.executable, "-m", "streamtts", "speak", "--translate", "none"]
     command += ["--tts", "openjtalk", *args]
     pipes = {"stdin": subprocess.PIPE, "stderr": subprocess.PIPE}
