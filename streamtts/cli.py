@@ -400,10 +400,12 @@ def translate(
         options = GenerateOptions.raw(max_new_tokens=max_tokens)
     else:
         options = GenerateOptions(max_new_tokens=max_tokens)
+    # Stdin is opened before the model loads, so a closed one is said at once.
+    inputs = texts or (line.rstrip("\r\n") for line in _stdin_text())
     translator = NllbTranslator(model_dir, src_lang=src, tgt_lang=tgt, options=options)
     if as_json:
         translator.warmup()  # so that ms is the steady figure, not the first call's
-    for text in texts or (line.rstrip("\r\n") for line in _stdin_text()):
+    for text in inputs:
         [result] = translator.translate_detailed([text])
         if as_json:
             record = dataclasses.asdict(result) | {"ms": round(result.ms, 3)}

@@ -166,7 +166,11 @@ def _from_text(key: str, kind: type, text: str, *, origin: str) -> object:
             return float(text)
         except ValueError:
             raise ConfigError(f"{origin}={text!r}: expected a number") from None
-    return Path(text).expanduser() if kind is Path else text
+    if kind is Path:
+        if not text:  # Path("") would be the current directory
+            raise ConfigError(f"{origin} is empty; name a path or unset it")
+        return Path(text).expanduser()
+    return text
 
 
 def _from_toml(key: str, kind: type, value: object, *, origin: str) -> object:

@@ -87,9 +87,7 @@ def default_model_dir() -> Path:
     """
     override = os.environ.get("STREAMTTS_MODEL_DIR")
     if override == "":
-        raise ModelNotFoundError(
-            "STREAMTTS_MODEL_DIR is empty; name the model directory or unset it"
-        )
+        raise ModelNotFoundError("STREAMTTS_MODEL_DIR is empty; name a path or unset it")
     if override is not None:
         return Path(override).expanduser()
     return user_cache_dir() / MODEL_NAME

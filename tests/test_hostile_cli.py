@@ -25,6 +25,7 @@ import pytest
 from typer.testing import CliRunner
 
 from streamtts.cli import app
+from streamtts.stats import SentenceRecord, summarize, write_json
 
 runner = CliRunner()
 NO_CONFIG = {"STREAMTTS_CONFIG": os.devnull}
@@ -186,3 +187,133 @@ def test_a_signal_while_writing_a_wav_keeps_what_was_spoken(tmp_path: Path):
     with wave.open(str(out)) as wav:
         assert wav.getnframes() >= round(first["audio_seconds"] * wav.getframerate()) > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["speech.wav", "stats.json"]
+
+
+# -- values ------------------------------------------------------------------------------
+
+BAD_SPEEDS = ["0", "-1", "nan", "inf", "1e308", "1e-9", "4.01"]
+
+
+@pytest.mark.parametrize("speed", BAD_SPEEDS)
+def test_speed_outside_a_quarter_to_four_is_one_line(transcript: Path, speed: str):
+    expected = f"streamtts: speed must be between 0.25 and 4, not {float(speed)}\n"
+    for result in (
+        speak(str(transcript), "--no-play", "--speed", speed),
+        speak(str(transcript), "--no-play", env={"STREAMTTS_SPEED": speed}),
+        runner.invoke(app, ["say", "--tts", "openjtalk", "--speed", speed, "はい。"]),
+    ):
+        assert (result.exit_code, result.stderr) == (1, expected)
+
+
+def test_speed_in_the_config_file_is_bounded(transcript: Path, tmp_path: Path):
+    config = tmp_path / "config.toml"
+    config.write_text("speed = 10\n")
+    result = runner.invoke(
+        app, ["speak", *FAST, str(transcript)], env={"STREAMTTS_CONFIG": str(config)}
+    )
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "streamtts: speed must be between 0.25 and 4, not 10.0\n",
+    )
+
+
+def test_a_voice_with_nul_in_the_config_is_one_line(transcript: Path, tmp_path: Path):
+    config = tmp_path / "config.toml"
+    config.write_text('voice = "ja\\u0000x"\ntts = "espeak"\ntranslate = "none"\n')
+    result = runner.invoke(
+        app, ["speak", str(transcript), "--no-play"], env={"STREAMTTS_CONFIG": str(config)}
+    )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        "streamtts: voice 'ja\\x00x' has a control character; see `streamtts voices`\n"
+    )
+
+
+def test_a_config_variable_naming_no_file_is_one_line(transcript: Path, tmp_path: Path):
+    missing = tmp_path / "nowhere.toml"
+    result = runner.invoke(app, ["speak", str(transcript)], env={"STREAMTTS_CONFIG": str(missing)})
+    assert result.exit_code == 1
+    assert result.stderr == f"streamtts: STREAMTTS_CONFIG names {missing}, which does not exist\n"
+
+
+def test_an_empty_model_dir_variable_is_one_line(transcript: Path):
+    result = speak(str(transcript), "--translate", "nllb", env={"STREAMTTS_MODEL_DIR": ""})
+    assert result.exit_code == 1
+    assert result.stderr == ("streamtts: STREAMTTS_MODEL_DIR is empty; name a path or unset it\n")
+
+
+def test_choices_are_listed_in_help():
+    help_text = runner.invoke(app, ["speak", "--help"], env={"COLUMNS": "200"}).stdout
+    assert re.search(r"--translate +\[nllb\|none\|auto\] ", help_text)
+    assert re.search(r"--format +\[auto\|claude\|codex\|gemini\|text\] ", help_text)
+    for flag in ("--play", "--print", "--stats"):
+        [line] = [line for line in help_text.splitlines() if f"{flag} " in line.lstrip("│ ")[:9]]
+        assert "<bool>" not in line
+
+
+# -- standard streams --------------------------------------------------------------------
+
+
+def run_shell(script: str, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    env = {**os.environ, **NO_CONFIG, "PYTHON": sys.executable}
+    return subprocess.run(
+        ["sh", "-c", script], input=stdin, capture_output=True, env=env, timeout=120
+    )
+
+
+@pytest.mark.parametrize("command", ["speak --translate none", "say", "translate"])
+def test_a_closed_stdin_is_one_line(command: str):
+    done = run_shell(f'exec "$PYTHON" -m streamtts {command} <&-')
+    assert done.returncode == 1
+    assert done.stderr.decode() == "streamtts: stdin is closed: pipe the input in or name a FILE\n"
+
+
+def test_a_full_stdout_stops_the_subtitles_not_the_speech(transcript: Path):
+    speak_args = " ".join(FAST)
+    done = run_shell(
+        f'"$PYTHON" -m streamtts speak {speak_args} --no-play --print {transcript} > /dev/full'
+    )
+    assert done.returncode == 0
+    assert re.fullmatch(
+        rf"streamtts: 2 sentences: 2 spoken, 0 skipped; {TOTALS}\n", done.stderr.decode()
+    )
+
+
+def test_a_full_stdout_is_one_line_for_a_listing(transcript: Path):
+    done = run_shell(f'"$PYTHON" -m streamtts sentences {transcript} > /dev/full')
+    assert done.returncode == 1
+    assert done.stderr.decode() == "streamtts: cannot write stdout: No space left on device\n"
+
+
+def test_say_reads_invalid_utf8_on_stdin(tmp_path: Path):
+    out = tmp_path / "say.wav"
+    args = ["say", "--tts", "openjtalk", "--output", str(out)]
+    result = runner.invoke(app, args, input=b"\xff\xfe\xe3\x81\xaf\xe3\x81\x84\xe3\x80\x82\n")
+    assert result.exit_code == 0, result.stderr
+    with wave.open(str(out)) as wav:
+        assert wav.getnframes() > 0.2 * wav.getframerate()
+
+
+def test_a_lone_surrogate_is_printed_replaced():
+    text = {"type": "text", "text": "はい\ud800そうです。"}  # JSON may escape a lone surrogate
+    line = json.dumps({"type": "assistant", "message": {"id": "m", "content": [text]}})
+    done = run_shell('"$PYTHON" -m streamtts sentences', stdin=line.encode() + b"\n")
+    assert done.returncode == 0, done.stderr.decode()
+    # Replaced when printed, unless the source dropped it already.
+    assert done.stdout.decode() in ("はい?そうです。\n", "はいそうです。\n")
+
+
+def test_a_lone_surrogate_is_written_replaced_in_stats_json(tmp_path: Path):
+    record = SentenceRecord(0, "はい\ud800そうです。", t_ready=1.0)
+    path = tmp_path / "stats.json"
+    write_json(path, [record], summarize([record], wall_seconds=1.0), t0=0.0)
+    assert json.loads(path.read_text())["sentences"][0]["text"] == "はい?そうです。"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the say engine loads on macOS")
+def test_say_opens_the_sound_device_before_loading_an_engine():
+    # `say` cannot load here: had it been loaded first, its error would be the line.
+    result = runner.invoke(app, ["say", "--tts", "say", "--device", "no such device", "はい。"])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()
+    assert line.startswith("streamtts: no audio output device") and "--output FILE.wav" in line

@@ -253,6 +253,4 @@ def test_an_empty_model_dir_variable_is_an_error(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("STREAMTTS_MODEL_DIR", "")
     result = runner.invoke(app, ["translate", "Hello."])
     assert result.exit_code == 1
-    assert result.stderr == (
-        "streamtts: STREAMTTS_MODEL_DIR is empty; name the model directory or unset it\n"
-    )
+    assert result.stderr == ("streamtts: STREAMTTS_MODEL_DIR is empty; name a path or unset it\n")
