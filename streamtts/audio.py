@@ -50,7 +50,13 @@ class Playback:
 
 
 class AudioSink(Protocol):
-    """Where synthesized audio goes: a device, a file, or nowhere."""
+    """Where synthesized audio goes: a device, a file, or nowhere.
+
+    ``underflows`` counts the times the device ran dry of buffered audio (a click or gap
+    that the listener hears); a file never does.
+    """
+
+    underflows: int
 
     def play(
         self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
@@ -181,6 +187,7 @@ class SoundDeviceSink:
             ) from error
         rate = sample_rate or int(info["default_samplerate"])
         self.device_name: str = info["name"]
+        self.underflows = 0
         self._frames = _FrameQueue(rate)
         self._alive = threading.Event()
         try:
@@ -193,6 +200,7 @@ class SoundDeviceSink:
                 callback=self._callback,
                 finished_callback=self._alive.clear,
             )
+            self._latency = self._stream.latency
             self._stream.start()
         except sd.PortAudioError as error:
             raise AudioDeviceError(
@@ -206,12 +214,25 @@ class SoundDeviceSink:
         return self._frames.rate
 
     @property
+    def latency(self) -> float:
+        """The stream's nominal output latency (s), used when the host gives no DAC time."""
+        return self._latency
+
+    @property
     def gap_frames(self) -> int:
         """Silent frames played inside sentences because audio arrived late."""
         return self._frames.gap_frames
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
-        self._frames.pull(outdata[:, 0], time.perf_counter())
+        if status.output_underflow:
+            self.underflows += 1
+        # A block is heard once the device's buffer ahead of it has played: when the host
+        # API reports that time (DAC time), else after the stream's nominal latency. So a
+        # sentence's t_start, and TTFA, include the device's output latency.
+        delay = time_info.outputBufferDacTime - time_info.currentTime
+        self._frames.pull(
+            outdata[:, 0], time.perf_counter() + (delay if delay > 0 else self._latency)
+        )
 
     def play(
         self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
@@ -241,6 +262,7 @@ class NullSink:
     def __init__(self, *, realtime: bool = False, sample_rate: int = 24_000):
         self.realtime = realtime
         self.frames = 0
+        self.underflows = 0
         self._frames = _FrameQueue(sample_rate)
         self._stop = threading.Event()
         if realtime:
@@ -254,8 +276,10 @@ class NullSink:
         while not self._stop.is_set():
             now = time.perf_counter()
             self._frames.pull(block, now)
-            # Woken late (a loaded machine): resume from now rather than catch up, so audio
-            # is never taken faster than real time, as a device that underran would do.
+            # Woken a block late (a loaded machine): a device would have underrun. Resume
+            # from now rather than catch up, so audio is never taken faster than real time.
+            if now - deadline > period:
+                self.underflows += 1
             deadline = max(deadline + period, now)
             self._stop.wait(max(0.0, deadline - time.perf_counter()))
 
@@ -299,6 +323,8 @@ class WavSink:
     4 GiB, so a longer file becomes RF64 (EBU Tech 3306), the ``JUNK`` chunk reserved in
     every header turning into the ``ds64`` chunk that holds 64-bit sizes.
     """
+
+    underflows = 0  # a file never runs dry
 
     def __init__(self, path: Path, *, rf64_above: int = RIFF_LIMIT):
         """Open the file now, so a bad path fails before any work is done.
@@ -392,6 +418,11 @@ class TeeSink:
 
     def __init__(self, primary: AudioSink, copy: AudioSink):
         self.primary, self.copy = primary, copy
+
+    @property
+    def underflows(self) -> int:
+        """The playing sink's underflows."""
+        return self.primary.underflows
 
     def play(
         self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None

@@ -75,6 +75,7 @@ def speak(
         startup=pipeline.startup,
         source=asdict(pipeline.source_stats),
         interrupted=interrupted,
+        underflows=sink.underflows,
     )
     if report is not None:
         write_report(summary, report, table=options.stats)

@@ -93,6 +93,7 @@ class Summary:
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
     source: dict[str, int | str] = field(default_factory=dict)
     interrupted: bool = False
+    underflows: int = 0  # times the sound device ran dry
 
 
 def summarize(
@@ -102,6 +103,7 @@ def summarize(
     startup: dict[str, float] | None = None,
     source: dict[str, int | str] | None = None,
     interrupted: bool = False,
+    underflows: int = 0,
 ) -> Summary:
     """Count spoken and skipped sentences and take p50/p95 of each stage that was measured."""
     stages: dict[str, list[float]] = {name: [] for name in [TTFA, *STAGES]}
@@ -124,6 +126,7 @@ def summarize(
         stages={name: _percentiles(values) for name, values in stages.items() if values},
         source=dict(source or {}),
         interrupted=interrupted,
+        underflows=underflows,
     )
 
 
@@ -144,6 +147,8 @@ def totals_line(summary: Summary) -> str:
     line += f"; {summary.audio_seconds:.1f} s of audio in {summary.wall_seconds:.1f} s"
     if "total" in summary.startup:
         line += f"; ready in {summary.startup['total']:.2f} s"
+    if summary.underflows:
+        line += f"; the sound device ran dry {summary.underflows} times"
     malformed = summary.source.get("malformed", 0)
     if malformed:
         line += f"; {malformed} malformed input lines skipped"
@@ -164,6 +169,7 @@ def write_report(summary: Summary, out: TextIO, *, table: bool = True) -> None:
     out.write(f"{'stage':<{width}}  {'p50 ms':>9}  {'p95 ms':>9}  {'n':>4}\n")
     for name, row in summary.stages.items():
         out.write(f"{name:<{width}}  {row['p50_ms']:>9.1f}  {row['p95_ms']:>9.1f}  {row['n']:>4}\n")
+    out.write(f"audio underflows: {summary.underflows}\n")
 
 
 def write_json(

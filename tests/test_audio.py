@@ -114,6 +114,18 @@ def test_device_plays_every_frame_gaplessly_across_sentences_with_resampling(cap
 
 
 @alsa
+def test_device_stamps_include_its_output_latency(capture):
+    sink = SoundDeviceSink(sample_rate=DEVICE_RATE)
+    called = time.perf_counter()
+    playback = sink.play([tone(0.2)], ENGINE_RATE)
+    sink.close()
+    # The ALSA null device reports no DAC time, so the stream's own latency is added.
+    assert sink.latency > 0
+    assert playback.t_start >= called + sink.latency
+    assert sink.underflows == 0
+
+
+@alsa
 def test_device_close_with_discard_stops_at_once(capture):
     sink = SoundDeviceSink(sample_rate=DEVICE_RATE)
     playback = sink.play([tone(3.0)], ENGINE_RATE)

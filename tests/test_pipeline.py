@@ -19,7 +19,7 @@ import pytest
 
 from streamtts.audio import NullSink, WavSink
 from streamtts.pipeline import Pipeline
-from streamtts.stats import SentenceRecord, summarize, write_report
+from streamtts.stats import SentenceRecord, summarize, totals_line, write_report
 from streamtts.translate import load_translator
 from streamtts.tts import TTSEngine, load_engine
 
@@ -218,6 +218,11 @@ def test_summary_counts_every_sentence_and_takes_percentiles_per_stage():
         "sink to first sample            10.0       10.0     2\n"
         "synthesize whole sentence      398.0      398.0     2\n"
         "audio                         2000.0     2000.0     2\n"
+        "audio underflows: 0\n"
+    )
+    summary.underflows = 3
+    assert totals_line(summary).endswith(
+        "; ready in 2.00 s; the sound device ran dry 3 times; 2 malformed input lines skipped"
     )
 
 
