@@ -53,10 +53,12 @@ class AudioSink(Protocol):
     """Where synthesized audio goes: a device, a file, or nowhere.
 
     ``underflows`` counts the times the device ran dry of buffered audio (a click or gap
-    that the listener hears); a file never does.
+    that the listener hears); a file never does. ``realtime`` says whether it plays at the
+    sample clock: only then can a sentence find it idle, and its wait be latency.
     """
 
     underflows: int
+    realtime: bool
 
     def play(
         self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
@@ -175,6 +177,8 @@ class _FrameQueue:
 
 class SoundDeviceSink:
     """Plays through one PortAudio output stream, opened once for the whole session."""
+
+    realtime = True
 
     def __init__(self, *, device: str | int | None = None, sample_rate: int | None = None):
         sd = _sounddevice()
@@ -325,6 +329,7 @@ class WavSink:
     """
 
     underflows = 0  # a file never runs dry
+    realtime = False
 
     def __init__(self, path: Path, *, rf64_above: int = RIFF_LIMIT):
         """Open the file now, so a bad path fails before any work is done.
@@ -423,6 +428,11 @@ class TeeSink:
     def underflows(self) -> int:
         """The playing sink's underflows."""
         return self.primary.underflows
+
+    @property
+    def realtime(self) -> bool:
+        """Whether the playing sink keeps the sample clock."""
+        return self.primary.realtime
 
     def play(
         self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None

@@ -338,7 +338,9 @@ class Pipeline:
             if self._dropped(record, starts_at):
                 self._put(self._played, (record, None))
                 continue
-            record.player_idle = idle
+            # A sink that takes audio as fast as it comes (a file) is never waited for: what
+            # a sentence waits there is the backlog of the stages, not latency.
+            record.player_idle = idle if self._sink.realtime else None
             record.t_handoff = time.perf_counter()
             # Followed from the caller's thread before the sink has taken the last chunk, so
             # a subtitle shows when the sentence starts playing, not when synthesis ends.

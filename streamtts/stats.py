@@ -35,6 +35,9 @@ STAGES: dict[str, tuple[str, str]] = {
     "audio": ("t_audio_start", "t_audio_end"),
 }
 TTFA = "TTFA (idle player)"
+# Ready to first sample for the other spoken sentences: queued behind speech, or written to
+# a file faster or slower than real time. Kept apart so that it never reads as latency.
+BACKLOG = "wait (backlog)"
 
 
 @dataclass
@@ -44,7 +47,8 @@ class SentenceRecord:
     ``skipped`` is None for a spoken sentence, else a short kind (``max-lag``,
     ``translation-failed``, ``synthesis-failed``, ``empty``, ``interrupted``) with the
     specifics in ``detail``. ``player_idle`` says whether nothing else was playing or queued
-    when its first chunk reached the player.
+    when its first chunk reached the player; None for a sink that does not play in real time
+    (a file), where no sentence waits for the player.
     """
 
     seq: int
@@ -106,12 +110,14 @@ def summarize(
     underflows: int = 0,
 ) -> Summary:
     """Count spoken and skipped sentences and take p50/p95 of each stage that was measured."""
-    stages: dict[str, list[float]] = {name: [] for name in [TTFA, *STAGES]}
+    stages: dict[str, list[float]] = {name: [] for name in [TTFA, BACKLOG, *STAGES]}
     for record in records:
         if record.skipped is not None:
             continue
         if record.ttfa is not None:
             stages[TTFA].append(record.ttfa)
+        elif record.t_audio_start is not None:
+            stages[BACKLOG].append(record.t_audio_start - record.t_ready)
         for name, (start, end) in STAGES.items():
             t0, t1 = getattr(record, start), getattr(record, end)
             if t0 is not None and t1 is not None:

@@ -210,6 +210,7 @@ def test_summary_counts_every_sentence_and_takes_percentiles_per_stage():
         "start-up: tts load 1.50 s\n"
         "stage                         p50 ms     p95 ms     n\n"
         "TTFA (idle player)             213.0      213.0     1\n"
+        "wait (backlog)                 213.0      213.0     1\n"
         "wait for translator              1.0        1.0     2\n"
         "translate (batch)              100.0      100.0     2\n"
         "wait for synthesizer             1.0        1.0     2\n"

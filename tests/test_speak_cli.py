@@ -115,6 +115,9 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
     wav, stats = tmp_path / "speech.wav", tmp_path / "stats.json"
     args = ["speak", str(DATA / "claude-own-partial.jsonl"), "--model-dir", str(model)]
     args += ["--output", str(wav), "--stats-json", str(stats), "--print", "--stats"]
+    # Random weights may translate to Latin letters that Kokoro cannot say ("pd"): Open
+    # JTalk, which spells them, speaks those.
+    args += ["--tts", "kokoro,openjtalk"]
     result = runner.invoke(app, args, env={"STREAMTTS_CONFIG": os.devnull})
     assert result.exit_code == 0, result.output
     texts = ["The parser drops the last unit.", "I will fix it now."]
@@ -127,7 +130,7 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
     got = [(r["seq"], r["text"], r["translation"]) for r in records]
     assert got == [(0, texts[0], translations[0]), (1, texts[1], translations[1])]
     assert [r["skipped"] for r in records] == [None, None]
-    assert records[0]["player_idle"] is True
+    assert [r["player_idle"] for r in records] == [None, None]  # a file: no idle player
     for record in records:
         stamps = [record[k] for k in ("t_ready", "t_translated", "t_first_chunk", "t_audio_start")]
         assert stamps == sorted(stamps)
@@ -143,7 +146,7 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
         lines[0],
     )
     assert lines[2].split() == ["stage", "p50", "ms", "p95", "ms", "n"]
-    assert lines[3].startswith("TTFA (idle player)")
+    assert lines[3].startswith("wait (backlog)")  # a file is not waited for: no TTFA
 
 
 def test_missing_model_is_one_line_that_says_to_convert(tmp_path: Path):
