@@ -52,9 +52,10 @@ class Playback:
 class AudioSink(Protocol):
     """Where synthesized audio goes: a device, a file, or nowhere.
 
-    ``underflows`` counts the times the device ran dry of buffered audio (a click or gap
-    that the listener hears); a file never does. ``realtime`` says whether it plays at the
-    sample clock: only then can a sentence find it idle, and its wait be latency.
+    ``underflows`` counts the times the device ran dry of buffered audio inside a sentence
+    (a click or gap that the listener hears); a file never does. ``realtime`` says whether
+    it plays at the sample clock: only then can a sentence find it idle, and its wait be
+    latency.
     """
 
     underflows: int
@@ -156,6 +157,11 @@ class _FrameQueue:
         for playback in finished:
             playback.done.set()
 
+    @property
+    def playing(self) -> bool:
+        """Whether a sentence has started and not ended: running dry now is audible."""
+        return self._current is not None
+
     def discard(self) -> None:
         """Drop everything queued; its playbacks end unplayed (``t_end`` stays None)."""
         with self._lock:
@@ -228,7 +234,7 @@ class SoundDeviceSink:
         return self._frames.gap_frames
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
-        if status.output_underflow:
+        if status.output_underflow and self._frames.playing:
             self.underflows += 1
         # A block is heard once the device's buffer ahead of it has played: when the host
         # API reports that time (DAC time), else after the stream's nominal latency. So a
@@ -282,7 +288,7 @@ class NullSink:
             self._frames.pull(block, now)
             # Woken a block late (a loaded machine): a device would have underrun. Resume
             # from now rather than catch up, so audio is never taken faster than real time.
-            if now - deadline > period:
+            if now - deadline > period and self._frames.playing:
                 self.underflows += 1
             deadline = max(deadline + period, now)
             self._stop.wait(max(0.0, deadline - time.perf_counter()))

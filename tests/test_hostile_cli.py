@@ -317,3 +317,26 @@ def test_say_opens_the_sound_device_before_loading_an_engine():
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()
     assert line.startswith("streamtts: no audio output device") and "--output FILE.wav" in line
+
+
+def test_ctrl_c_while_the_models_load_ends_at_once_with_exit_130(
+    tmp_path: Path, speaking_model: Path
+):
+    # NLLB on MLX and Kokoro on ONNX Runtime load on their own threads; native threads
+    # torn down by the interpreter's exit used to abort the process (exit 134).
+    fifo = tmp_path / "input.fifo"
+    os.mkfifo(fifo)
+    command = [sys.executable, "-m", "streamtts", "speak", str(fifo), "--device", "null"]
+    command += ["--model-dir", str(speaking_model)]
+    env = {**os.environ, **NO_CONFIG}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, env=env)
+    with open(fifo, "wb"):
+        time.sleep(1.0)  # Kokoro takes seconds to load and warm up
+        process.send_signal(signal.SIGINT)
+        start = time.monotonic()
+        assert process.wait(timeout=30) == 130
+    assert time.monotonic() - start < 5.0
+    assert re.fullmatch(
+        r"streamtts: interrupted; 0 sentences: 0 spoken, 0 skipped; 0\.0 s of audio in \d+\.\d s\n",
+        process.stderr.read().decode(),
+    )
