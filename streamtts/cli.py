@@ -1,28 +1,31 @@
 """Command-line interface: thin Typer commands that parse options and call the library.
 
 Each command builds an options object and hands it to the stage that does the work. Every
-command runs inside ``one_line_errors``: a ``StreamttsError`` (each error a user can fix
-subclasses it) is printed as ``streamtts: <one line>`` with exit 1, and Ctrl-C, SIGTERM or
-SIGHUP end the command with exit 130, never a traceback.
+command runs inside ``console.one_line_errors``: an error the user can fix is one line on
+stderr with exit 1, and Ctrl-C, SIGTERM or SIGHUP end the command with exit 130.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
-import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, BinaryIO, NoReturn, TextIO
+from typing import Annotated
 
 import typer
 
 from streamtts import __version__
-from streamtts.errors import StreamttsError, detach_output, from_os_error
+from streamtts.console import (
+    exit_interrupted,
+    fail,
+    one_line_errors,
+    open_input,
+    print_line,
+    replace_unencodable,
+    signals_interrupt,
+    stdin_text,
+)
+from streamtts.errors import StreamttsError
 from streamtts.options import (
     FLAG,
     Device,
@@ -51,57 +54,6 @@ app = typer.Typer(
 )
 
 
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``streamtts: <message>`` on stderr and return the Exit to raise."""
-    typer.echo(f"streamtts: {message}", err=True)
-    return typer.Exit(code)
-
-
-@contextlib.contextmanager
-def one_line_errors() -> Iterator[None]:
-    """Run a command: a StreamttsError is one line and exit 1, Ctrl-C is exit 130.
-
-    Used as a decorator on every command, so no command lists exception types of its own.
-    """
-    try:
-        yield
-    except StreamttsError as error:
-        raise fail(str(error)) from None
-    except KeyboardInterrupt:
-        exit_interrupted()
-
-
-def exit_interrupted() -> NoReturn:
-    """Flush what was written and end the process with exit 130, at once.
-
-    ``os._exit`` on purpose: after Ctrl-C the reading thread may sit for good in a read()
-    on a pipe (closing that file, or the interpreter's exit, then waits for it), and MLX or
-    ONNX Runtime work may still run in a daemon thread, whose C++ threads abort the process
-    ("terminate called without an active exception", exit 134) when the interpreter tears
-    them down. Everything the command had to say (totals line, stats file) is written by
-    then; only the teardown is skipped.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    os._exit(130)
-
-
-@contextlib.contextmanager
-def signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise KeyboardInterrupt, so they end a run as Ctrl-C does."""
-    names = ("SIGTERM", "SIGHUP")
-    signals = [getattr(signal, name) for name in names if hasattr(signal, name)]
-    if threading.current_thread() is not threading.main_thread():
-        signals = []  # handlers can only be set on the main thread
-    previous = {number: signal.signal(number, signal.default_int_handler) for number in signals}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"streamtts {__version__}")
@@ -122,10 +74,7 @@ def main(
     ] = False,
 ) -> None:
     """Speak a coding agent's prose aloud in Japanese, entirely on this machine."""
-    # Text from a transcript may hold what the terminal cannot encode: print it replaced.
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="replace")
+    replace_unencodable()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="streamtts: %(levelname)s %(name)s: %(message)s",
@@ -177,50 +126,10 @@ def speak(
         "format": input_format,
     }
     options = load_options({key: value for key, value in given.items() if value is not None})
-    with signals_interrupt(), _open_input(file) as stream:
+    with signals_interrupt(), open_input(file) as stream:
         summary = speak_stream(stream, options, subtitles=sys.stdout, report=sys.stderr)
         if summary.interrupted:  # inside the with: closing a pipe a thread reads would hang
             exit_interrupted()
-
-
-def _open_input(file: Path | None) -> contextlib.AbstractContextManager[BinaryIO]:
-    """The transcript as bytes: ``file``, or stdin through a reader of our own.
-
-    The pipeline's reading thread may still sit in a read() on stdin when the command ends;
-    on the interpreter's shared ``sys.stdin`` buffer that makes shutdown fail, on our own
-    reader it does not. A stdin without a descriptor (a test runner's) is used as it is.
-    """
-    if file is not None and str(file) != "-":
-        try:
-            return file.open("rb")
-        except OSError as error:
-            raise from_os_error("read", file, error) from None
-    try:
-        return contextlib.nullcontext(open(_stdin().fileno(), "rb", closefd=False))
-    except (AttributeError, OSError, ValueError):
-        return contextlib.nullcontext(_stdin().buffer)
-
-
-def _stdin() -> TextIO:
-    """``sys.stdin``, or a one-line error when the shell closed it (``<&-``)."""
-    if sys.stdin is None:
-        raise StreamttsError("stdin is closed: pipe the input in or name a FILE")
-    return sys.stdin
-
-
-def _stdin_text() -> TextIO:
-    """Stdin as UTF-8 text, undecodable bytes replaced (U+FFFD) rather than fatal."""
-    return io.TextIOWrapper(_stdin().buffer, encoding="utf-8", errors="replace")
-
-
-def _print(line: str) -> None:
-    """Write one line to stdout now; a full or closed stdout is one error line."""
-    try:
-        sys.stdout.write(line + "\n")
-        sys.stdout.flush()
-    except OSError as error:
-        detach_output(sys.stdout)
-        raise from_os_error("write", "stdout", error) from None
 
 
 @app.command()
@@ -237,9 +146,9 @@ def sentences(
     from streamtts.text import segment
 
     stats = SourceStats()
-    with _open_input(file) as stream:
+    with open_input(file) as stream:
         for sentence in segment(read_pieces(stream, fmt=input_format, stats=stats)):
-            _print(sentence.text)
+            print_line(sentence.text)
     logging.getLogger(__name__).info(
         "%d lines (%s), %d malformed, %d long lines skimmed",
         stats.lines,
@@ -401,7 +310,7 @@ def translate(
     else:
         options = GenerateOptions(max_new_tokens=max_tokens)
     # Stdin is opened before the model loads, so a closed one is said at once.
-    inputs = texts or (line.rstrip("\r\n") for line in _stdin_text())
+    inputs = texts or (line.rstrip("\r\n") for line in stdin_text())
     translator = NllbTranslator(model_dir, src_lang=src, tgt_lang=tgt, options=options)
     if as_json:
         translator.warmup()  # so that ms is the steady figure, not the first call's
@@ -409,9 +318,9 @@ def translate(
         [result] = translator.translate_detailed([text])
         if as_json:
             record = dataclasses.asdict(result) | {"ms": round(result.ms, 3)}
-            _print(json.dumps(record, ensure_ascii=False))
+            print_line(json.dumps(record, ensure_ascii=False))
         else:
-            _print(result.translation)
+            print_line(result.translation)
 
 
 @app.command()
@@ -439,7 +348,7 @@ def say(
 
     speed = check_speed(1.0 if speed is None else speed)
     if text is None:
-        text = _stdin_text().read()
+        text = stdin_text().read()
     if not text.strip():
         raise StreamttsError("nothing to say: give TEXT or pipe it to stdin")
     # The sink first: a missing sound device is found before an engine loads for seconds.
@@ -465,9 +374,9 @@ def voices() -> None:
 
     for engine in describe_engines():
         status = "available" if engine.available else "not available"
-        _print(f"{engine.name:<10} {status:<13} {engine.note}")
+        print_line(f"{engine.name:<10} {status:<13} {engine.note}")
         if engine.voices:
-            _print(f"{'':<10} voices: {', '.join(engine.voices)}")
+            print_line(f"{'':<10} voices: {', '.join(engine.voices)}")
 
 
 @app.command()
@@ -483,7 +392,7 @@ def devices() -> None:
         )
     for device in found:
         mark = "*" if device.default else " "
-        _print(
+        print_line(
             f"{mark} {device.index:>3}  {device.name}  "
             f"({device.host_api}, {device.channels} ch, {device.sample_rate} Hz)"
         )
