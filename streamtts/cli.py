@@ -195,7 +195,9 @@ def convert(
             show_default=False,
         ),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing output directory.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", metavar=FLAG, help="Replace an existing output directory.")
+    ] = False,
 ) -> None:
     """Fetch NLLB-200 from the Hugging Face hub (or --from DIR) and port it to MLX."""
     from streamtts.convert.hub import HubError, fetch
@@ -247,7 +249,9 @@ def fetch_xtts(
     revision: Annotated[
         str | None, typer.Option(help="Hub branch, tag or commit.", show_default=False)
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", metavar=FLAG, help="Replace an existing model directory.")
+    ] = False,
 ) -> None:
     """Fetch XTTS v2 once from the Hugging Face hub (or --from DIR) for `--tts xtts`."""
     from streamtts.convert.hub import HubError

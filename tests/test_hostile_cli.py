@@ -340,3 +340,10 @@ def test_ctrl_c_while_the_models_load_ends_at_once_with_exit_130(
         r"streamtts: interrupted; 0 sentences: 0 spoken, 0 skipped; 0\.0 s of audio in \d+\.\d s\n",
         process.stderr.read().decode(),
     )
+
+
+@pytest.mark.parametrize("command", ["convert", "fetch-xtts"])
+def test_force_is_a_flag(command: str):
+    help_text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
+    [line] = [line for line in help_text.splitlines() if "--force" in line]
+    assert "<bool>" not in line and "--no-force" not in line
