@@ -348,8 +348,11 @@ class WavSink:
         self._data_bytes = 0
         self._failed = False
         self._closed = False
+        # A symlink stays one: the file it points to is the one replaced.
+        self._target = path.resolve() if path.is_symlink() else path
         in_place = path.exists() and not path.is_file()
-        self._part = None if in_place else path.with_name(f".{path.name}.{os.getpid()}.part")
+        part = self._target.with_name(f".{self._target.name}.{os.getpid()}.part")
+        self._part = None if in_place else part
         try:
             self._file = open(self._part or path, "wb")  # noqa: SIM115 (closed in close())
             self._file.write(_wav_header(_EMPTY_WAV_RATE, 0, rf64_above))
@@ -406,7 +409,7 @@ class WavSink:
             keep, failure = False, error
         if self._part is not None:
             if keep:
-                os.replace(self._part, self.path)
+                os.replace(self._part, self._target)
             else:
                 self._part.unlink(missing_ok=True)
         if failure is not None and not self._failed:

@@ -200,6 +200,18 @@ def test_wav_sink_replaces_a_file_only_when_closed(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
 
 
+def test_wav_sink_through_a_symlink_replaces_the_file_it_points_to(tmp_path):
+    target, link = tmp_path / "speech.wav", tmp_path / "latest.wav"
+    target.write_bytes(b"the last run")
+    link.symlink_to(target)
+    sink = WavSink(link)
+    sink.play([tone(0.1)], ENGINE_RATE)
+    sink.close()
+    assert link.is_symlink() and link.resolve() == target
+    with wave.open(str(target)) as wav:
+        assert wav.getnframes() == len(tone(0.1))
+
+
 def test_wav_sink_discarded_before_any_speech_leaves_the_old_file(tmp_path):
     path = tmp_path / "out.wav"
     path.write_bytes(b"the last run's speech")
