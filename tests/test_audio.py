@@ -24,11 +24,11 @@ from streamtts.audio import (
     NullSink,
     SoundDeviceSink,
     TeeSink,
-    WavSink,
     open_sink,
     output_devices,
 )
 from streamtts.errors import StreamttsError
+from streamtts.wav import WavSink
 
 # PortAudio must start before STREAMTTS_ALSA_CAPTURE names a FIFO: it probes every device
 # when it starts, and a probe would open (and close) the FIFO.

@@ -17,11 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamtts.audio import NullSink, WavSink
+from streamtts.audio import NullSink
 from streamtts.pipeline import Pipeline
 from streamtts.stats import SentenceRecord, summarize, totals_line, write_report
 from streamtts.translate import load_translator
 from streamtts.tts import TTSEngine, load_engine
+from streamtts.wav import WavSink
 
 DATA = Path(__file__).parent / "data"
 
