@@ -7,14 +7,13 @@ stream callback drains, so consecutive sentences follow each other with no gap a
 click, and the device plays silence when the queue runs dry. Each ``Playback`` is stamped
 in the callback when the device takes its first and last sample. The realtime
 ``NullSink`` runs the same queue from a thread paced by the clock, so overlap and lag are
-testable without a sound card; ``WavSink`` writes 16-bit PCM at the first sentence's rate.
+testable without a sound card; ``streamtts.wav.WavSink`` writes files.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import wave
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -23,10 +22,8 @@ from typing import Protocol
 
 import numpy as np
 
-# The rate a WAV gets when nothing was ever played into it (Kokoro's rate).
 from streamtts.errors import StreamttsError
 
-_EMPTY_WAV_RATE = 24_000
 _NO_DEVICE_HINT = "write the speech to a file instead with --output FILE.wav"
 
 
@@ -45,10 +42,25 @@ class Playback:
 
 
 class AudioSink(Protocol):
-    """Where synthesized audio goes: a device, a file, or nowhere."""
+    """Where synthesized audio goes: a device, a file, or nowhere.
 
-    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
-        """Queue one sentence's chunks; return once the last is queued (not played)."""
+    ``underflows`` counts the times the device ran dry of buffered audio inside a sentence
+    (a click or gap that the listener hears); a file never does. ``realtime`` says whether
+    it plays at the sample clock: only then can a sentence find it idle, and its wait be
+    latency.
+    """
+
+    underflows: int
+    realtime: bool
+
+    def play(
+        self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
+    ) -> Playback:
+        """Queue one sentence's chunks; return once the last is queued (not played).
+
+        ``playback`` (a new one if None) is stamped and returned, so a caller that made it
+        can watch the sentence start while its later chunks are still arriving.
+        """
         ...
 
     def drain(self) -> None:
@@ -93,8 +105,9 @@ class _FrameQueue:
         self._closed = False  # after discard() nothing more is queued
         self._lock = threading.Lock()
 
-    def enqueue(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
-        playback = Playback()
+    def enqueue(
+        self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback
+    ) -> Playback:
         self._last = playback
         for data in at_rate(chunks, sample_rate, self.rate):
             with self._lock:
@@ -136,6 +149,11 @@ class _FrameQueue:
         for playback in finished:
             playback.done.set()
 
+    @property
+    def playing(self) -> bool:
+        """Whether a sentence has started and not ended: running dry now is audible."""
+        return self._current is not None
+
     def discard(self) -> None:
         """Drop everything queued; its playbacks end unplayed (``t_end`` stays None)."""
         with self._lock:
@@ -158,6 +176,8 @@ class _FrameQueue:
 class SoundDeviceSink:
     """Plays through one PortAudio output stream, opened once for the whole session."""
 
+    realtime = True
+
     def __init__(self, *, device: str | int | None = None, sample_rate: int | None = None):
         sd = _sounddevice()
         device = int(device) if isinstance(device, str) and device.isdigit() else device
@@ -169,6 +189,7 @@ class SoundDeviceSink:
             ) from error
         rate = sample_rate or int(info["default_samplerate"])
         self.device_name: str = info["name"]
+        self.underflows = 0
         self._frames = _FrameQueue(rate)
         self._alive = threading.Event()
         try:
@@ -181,6 +202,7 @@ class SoundDeviceSink:
                 callback=self._callback,
                 finished_callback=self._alive.clear,
             )
+            self._latency = self._stream.latency
             self._stream.start()
         except sd.PortAudioError as error:
             raise AudioDeviceError(
@@ -194,16 +216,31 @@ class SoundDeviceSink:
         return self._frames.rate
 
     @property
+    def latency(self) -> float:
+        """The stream's nominal output latency (s), used when the host gives no DAC time."""
+        return self._latency
+
+    @property
     def gap_frames(self) -> int:
         """Silent frames played inside sentences because audio arrived late."""
         return self._frames.gap_frames
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
-        self._frames.pull(outdata[:, 0], time.perf_counter())
+        if status.output_underflow and self._frames.playing:
+            self.underflows += 1
+        # A block is heard once the device's buffer ahead of it has played: when the host
+        # API reports that time (DAC time), else after the stream's nominal latency. So a
+        # sentence's t_start, and TTFA, include the device's output latency.
+        delay = time_info.outputBufferDacTime - time_info.currentTime
+        self._frames.pull(
+            outdata[:, 0], time.perf_counter() + (delay if delay > 0 else self._latency)
+        )
 
-    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
+    def play(
+        self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
+    ) -> Playback:
         """Queue one sentence (resampled to the device rate); return once it is queued."""
-        return self._frames.enqueue(chunks, sample_rate)
+        return self._frames.enqueue(chunks, sample_rate, playback or Playback())
 
     def drain(self) -> None:
         """Wait until the device has taken every queued frame and its buffer has played."""
@@ -227,6 +264,7 @@ class NullSink:
     def __init__(self, *, realtime: bool = False, sample_rate: int = 24_000):
         self.realtime = realtime
         self.frames = 0
+        self.underflows = 0
         self._frames = _FrameQueue(sample_rate)
         self._stop = threading.Event()
         if realtime:
@@ -240,17 +278,21 @@ class NullSink:
         while not self._stop.is_set():
             now = time.perf_counter()
             self._frames.pull(block, now)
-            # Woken late (a loaded machine): resume from now rather than catch up, so audio
-            # is never taken faster than real time, as a device that underran would do.
+            # Woken a block late (a loaded machine): a device would have underrun. Resume
+            # from now rather than catch up, so audio is never taken faster than real time.
+            if now - deadline > period and self._frames.playing:
+                self.underflows += 1
             deadline = max(deadline + period, now)
             self._stop.wait(max(0.0, deadline - time.perf_counter()))
 
-    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
+    def play(
+        self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
+    ) -> Playback:
         """Realtime: queue like a device. Otherwise: take every chunk now."""
+        playback = playback or Playback()
         if self.realtime:
-            playback = self._frames.enqueue(chunks, sample_rate)
+            self._frames.enqueue(chunks, sample_rate, playback)
         else:
-            playback = Playback()
             for chunk in chunks:
                 playback.t_start = playback.t_start or time.perf_counter()
                 playback.frames += len(chunk)
@@ -272,52 +314,26 @@ class NullSink:
         self._stop.set()
 
 
-class WavSink:
-    """Writes 16-bit mono PCM; later sentences at another rate are resampled to the first's."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.sample_rate: int | None = None
-        # Opened now, so a bad path fails before any work is done; opened by us, not by
-        # wave.open, whose half-built writer would complain again when collected.
-        self._file = open(path, "wb")  # noqa: SIM115 (closed in close())
-        self._wav = wave.open(self._file, "wb")  # noqa: SIM115
-        self._wav.setnchannels(1)
-        self._wav.setsampwidth(2)
-
-    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
-        """Write the sentence; it counts as played when written."""
-        if self.sample_rate is None:
-            self.sample_rate = sample_rate
-            self._wav.setframerate(sample_rate)
-        playback = Playback()
-        for data in at_rate(chunks, sample_rate, self.sample_rate):
-            playback.t_start = playback.t_start or time.perf_counter()
-            self._wav.writeframes((np.clip(data, -1.0, 1.0) * 32767).astype("<i2").tobytes())
-            playback.frames += data.size
-        playback.t_end = time.perf_counter()
-        playback.done.set()
-        return playback
-
-    def drain(self) -> None:
-        """Nothing waits in a file sink: every frame was written by ``play``."""
-
-    def close(self, *, discard: bool = False) -> None:
-        """Finish the WAV header; a file nothing was played into is a valid empty WAV."""
-        if self.sample_rate is None:
-            self._wav.setframerate(_EMPTY_WAV_RATE)
-        self._wav.close()
-        self._file.close()
-
-
 class TeeSink:
     """Plays on one sink and writes the same audio to another (a device and a WAV)."""
 
     def __init__(self, primary: AudioSink, copy: AudioSink):
         self.primary, self.copy = primary, copy
 
-    def play(self, chunks: Iterable[np.ndarray], sample_rate: int) -> Playback:
-        """Stream to the primary sink, then hand the same chunks to the copy."""
+    @property
+    def underflows(self) -> int:
+        """The playing sink's underflows."""
+        return self.primary.underflows
+
+    @property
+    def realtime(self) -> bool:
+        """Whether the playing sink keeps the sample clock."""
+        return self.primary.realtime
+
+    def play(
+        self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
+    ) -> Playback:
+        """Stream to the primary sink (stamping ``playback``), then hand the chunks to the copy."""
         seen: list[np.ndarray] = []
 
         def tap() -> Iterator[np.ndarray]:
@@ -325,7 +341,7 @@ class TeeSink:
                 seen.append(chunk)
                 yield chunk
 
-        playback = self.primary.play(tap(), sample_rate)
+        playback = self.primary.play(tap(), sample_rate, playback)
         self.copy.play(seen, sample_rate)
         return playback
 
@@ -335,9 +351,11 @@ class TeeSink:
         self.copy.drain()
 
     def close(self, *, discard: bool = False) -> None:
-        """Close both; the copy keeps what was handed to it even on discard."""
-        self.primary.close(discard=discard)
-        self.copy.close()
+        """Close both; the copy keeps what was handed to it (if anything) even on discard."""
+        try:
+            self.primary.close(discard=discard)
+        finally:
+            self.copy.close(discard=discard)
 
 
 NULL_DEVICE = "null"
@@ -360,6 +378,8 @@ def open_sink(
 
     Device ``null`` plays silently at the sample clock, so timing is as with a sound card.
     """
+    from streamtts.wav import WavSink  # a module of its own, which imports this one
+
     if play and output is not None:
         return TeeSink(_device_sink(device), WavSink(output))
     if play:

@@ -1,21 +1,48 @@
 """Command-line interface: thin Typer commands that parse options and call the library.
 
-Each command builds an options object and hands it to the stage that does the work;
-errors the user can fix are printed as one line on stderr with a non-zero exit.
+Each command builds an options object and hands it to the stage that does the work. Every
+command runs inside ``console.one_line_errors``: an error the user can fix is one line on
+stderr with exit 1, and Ctrl-C, SIGTERM or SIGHUP end the command with exit 130.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import Annotated
 
 import typer
 
 from streamtts import __version__
+from streamtts.console import (
+    exit_interrupted,
+    fail,
+    one_line_errors,
+    open_input,
+    print_line,
+    replace_unencodable,
+    signals_interrupt,
+    stdin_text,
+)
 from streamtts.errors import StreamttsError
+from streamtts.options import (
+    FLAG,
+    Device,
+    Format,
+    InputFile,
+    MaxLag,
+    ModelDir,
+    Output,
+    Play,
+    Print,
+    Speed,
+    Stats,
+    StatsJson,
+    Translate,
+    Tts,
+    Voice,
+)
 from streamtts.source import InputFormat
 
 app = typer.Typer(
@@ -25,16 +52,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-class UserError(StreamttsError):
-    """An error the user can fix; the CLI prints its message as one line and exits 1."""
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print ``streamtts: <message>`` on stderr and return the Exit to raise."""
-    typer.echo(f"streamtts: {message}", err=True)
-    return typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -47,13 +64,17 @@ def _version(value: bool) -> None:
 def main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", callback=_version, is_eager=True, metavar=FLAG, help="Print the version."
+        ),
     ] = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="Log what each stage does on stderr.")
+        bool,
+        typer.Option("--verbose", "-v", metavar=FLAG, help="Log what each stage does on stderr."),
     ] = False,
 ) -> None:
     """Speak a coding agent's prose aloud in Japanese, entirely on this machine."""
+    replace_unencodable()
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="streamtts: %(levelname)s %(name)s: %(message)s",
@@ -61,104 +82,22 @@ def main(
 
 
 @app.command()
+@one_line_errors()
 def speak(
-    file: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Transcript to read instead of stdin ('-' is stdin).", show_default=False
-        ),
-    ] = None,
-    translate: Annotated[
-        str | None,
-        typer.Option(
-            help="nllb: translate everything; auto: only what is not already Japanese; "
-            "none: speak the text as it is. (default: nllb)",
-            show_default=False,
-        ),
-    ] = None,
-    model_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Converted NLLB model directory (from `streamtts convert`).", show_default=False
-        ),
-    ] = None,
-    tts: Annotated[
-        str | None,
-        typer.Option(
-            help="Speech engine, or a fallback chain such as kokoro,openjtalk. (default: kokoro)",
-            show_default=False,
-        ),
-    ] = None,
-    voice: Annotated[
-        str | None,
-        typer.Option(help="The engine's voice (see `streamtts voices`).", show_default=False),
-    ] = None,
-    speed: Annotated[
-        float | None,
-        typer.Option(help="Speaking rate; 1.0 is the engine's normal pace.", show_default=False),
-    ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option(
-            help="Sound device name or index (see `streamtts devices`); null: no sound, "
-            "but played at real-time pace.",
-            show_default=False,
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write the speech to this WAV file (add --play to hear it as well).",
-            show_default=False,
-        ),
-    ] = None,
-    play: Annotated[
-        bool | None,
-        typer.Option(
-            "--play/--no-play",
-            help="Play through the sound device. (default: play unless --output)",
-            show_default=False,
-        ),
-    ] = None,
-    subtitles: Annotated[
-        bool | None,
-        typer.Option(
-            "--print/--no-print",
-            help="Print each sentence and its translation to stdout as it is spoken.",
-            show_default=False,
-        ),
-    ] = None,
-    max_lag: Annotated[
-        float | None,
-        typer.Option(
-            help="Skip sentences that would start more than SECONDS after they were ready.",
-            metavar="SECONDS",
-            show_default=False,
-        ),
-    ] = None,
-    stats: Annotated[
-        bool | None,
-        typer.Option(
-            "--stats/--no-stats",
-            help="Print p50/p95 latency per stage on stderr at the end.",
-            show_default=False,
-        ),
-    ] = None,
-    stats_json: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write one record per sentence (text, translation, timestamps) as JSON.",
-            show_default=False,
-        ),
-    ] = None,
-    input_format: Annotated[
-        str | None,
-        typer.Option(
-            "--format",
-            help="Input: auto, claude, codex, gemini or text. (default: auto)",
-            show_default=False,
-        ),
-    ] = None,
+    file: InputFile = None,
+    translate: Translate = None,
+    model_dir: ModelDir = None,
+    tts: Tts = None,
+    voice: Voice = None,
+    speed: Speed = None,
+    device: Device = None,
+    output: Output = None,
+    play: Play = None,
+    subtitles: Print = None,
+    max_lag: MaxLag = None,
+    stats: Stats = None,
+    stats_json: StatsJson = None,
+    input_format: Format = None,
 ) -> None:
     """Speak an agent's prose in Japanese as it arrives on stdin.
 
@@ -186,54 +125,17 @@ def speak(
         "stats_json": stats_json,
         "format": input_format,
     }
-    try:
-        options = load_options({key: value for key, value in given.items() if value is not None})
-        with _open_input(file) as stream:
-            summary = speak_stream(stream, options, subtitles=sys.stdout, report=sys.stderr)
-    except KeyboardInterrupt:  # Ctrl-C before the pipeline was running, or during clean-up
-        raise typer.Exit(130) from None
-    except _user_errors() as exc:
-        raise fail(str(exc)) from None
-    if summary.interrupted:
-        raise typer.Exit(130)
-
-
-def _open_input(file: Path | None) -> contextlib.AbstractContextManager[BinaryIO]:
-    """The transcript as bytes: ``file``, or stdin through a reader of our own.
-
-    The pipeline's reading thread may still sit in a read() on stdin when the command ends;
-    on the interpreter's shared ``sys.stdin`` buffer that makes shutdown fail, on our own
-    reader it does not. A stdin without a descriptor (a test runner's) is used as it is.
-    """
-    if file is not None and str(file) != "-":
-        try:
-            return file.open("rb")
-        except OSError as exc:
-            raise UserError(f"cannot read {file}: {exc.strerror}") from None
-    try:
-        return contextlib.nullcontext(open(sys.stdin.fileno(), "rb", closefd=False))
-    except (AttributeError, OSError, ValueError):
-        return contextlib.nullcontext(sys.stdin.buffer)
-
-
-def _user_errors() -> tuple[type[Exception], ...]:
-    """Errors a user can fix, each printed as one line (imported late: their modules are big)."""
-    from streamtts.audio import AudioDeviceError
-    from streamtts.config import ConfigError
-    from streamtts.translate import ModelNotFoundError
-    from streamtts.tts import EngineError
-
-    return (UserError, ConfigError, ModelNotFoundError, EngineError, AudioDeviceError)
+    options = load_options({key: value for key, value in given.items() if value is not None})
+    with signals_interrupt(), open_input(file) as stream:
+        summary = speak_stream(stream, options, subtitles=sys.stdout, report=sys.stderr)
+        if summary.interrupted:  # inside the with: closing a pipe a thread reads would hang
+            exit_interrupted()
 
 
 @app.command()
+@one_line_errors()
 def sentences(
-    file: Annotated[
-        Path | None,
-        typer.Argument(
-            help="Transcript to read instead of stdin ('-' is stdin).", show_default=False
-        ),
-    ] = None,
+    file: InputFile = None,
     input_format: Annotated[
         InputFormat,
         typer.Option("--format", help="Input format; auto detects it from the first events."),
@@ -244,12 +146,9 @@ def sentences(
     from streamtts.text import segment
 
     stats = SourceStats()
-    try:
-        with _open_input(file) as stream:
-            for sentence in segment(read_pieces(stream, fmt=input_format, stats=stats)):
-                typer.echo(sentence.text)
-    except UserError as exc:
-        raise fail(str(exc)) from None
+    with open_input(file) as stream:
+        for sentence in segment(read_pieces(stream, fmt=input_format, stats=stats)):
+            print_line(sentence.text)
     logging.getLogger(__name__).info(
         "%d lines (%s), %d malformed, %d long lines skimmed",
         stats.lines,
@@ -260,6 +159,7 @@ def sentences(
 
 
 @app.command()
+@one_line_errors()
 def convert(
     model_id: Annotated[
         str, typer.Argument(help="Hugging Face hub id of the NLLB-200 checkpoint.")
@@ -295,7 +195,9 @@ def convert(
             show_default=False,
         ),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing output directory.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", metavar=FLAG, help="Replace an existing output directory.")
+    ] = False,
 ) -> None:
     """Fetch NLLB-200 from the Hugging Face hub (or --from DIR) and port it to MLX."""
     from streamtts.convert.hub import HubError, fetch
@@ -325,6 +227,7 @@ def convert(
 
 
 @app.command("fetch-xtts")
+@one_line_errors()
 def fetch_xtts(
     repo_id: Annotated[
         str, typer.Argument(help="Hugging Face hub id of the XTTS v2 model.")
@@ -346,7 +249,9 @@ def fetch_xtts(
     revision: Annotated[
         str | None, typer.Option(help="Hub branch, tag or commit.", show_default=False)
     ] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing model directory.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", metavar=FLAG, help="Replace an existing model directory.")
+    ] = False,
 ) -> None:
     """Fetch XTTS v2 once from the Hugging Face hub (or --from DIR) for `--tts xtts`."""
     from streamtts.convert.hub import HubError
@@ -362,6 +267,7 @@ def fetch_xtts(
 
 
 @app.command()
+@one_line_errors()
 def translate(
     texts: Annotated[
         list[str] | None,
@@ -369,12 +275,7 @@ def translate(
             help="Sentences to translate; without any, each line of stdin.", show_default=False
         ),
     ] = None,
-    model_dir: Annotated[
-        Path | None,
-        typer.Option(
-            help="Converted NLLB model directory (from `streamtts convert`).", show_default=False
-        ),
-    ] = None,
+    model_dir: ModelDir = None,
     src: Annotated[str, typer.Option(help="Source language (an NLLB code).")] = "eng_Latn",
     tgt: Annotated[str, typer.Option(help="Target language (an NLLB code).")] = "jpn_Jpan",
     max_tokens: Annotated[
@@ -386,13 +287,16 @@ def translate(
     raw: Annotated[
         bool,
         typer.Option(
-            "--raw", help="Turn every decoding guard off: plain greedy decoding, as transformers."
+            "--raw",
+            metavar=FLAG,
+            help="Turn every decoding guard off: plain greedy decoding, as transformers.",
         ),
     ] = False,
     as_json: Annotated[
         bool,
         typer.Option(
             "--json",
+            metavar=FLAG,
             help="Print one JSON object per input: text, translation, tokens (generated ids) "
             "and ms (after one warm-up translation).",
         ),
@@ -403,28 +307,28 @@ def translate(
     import json
 
     from streamtts.nllb.generate import GenerateOptions
-    from streamtts.translate import ModelNotFoundError, NllbTranslator
+    from streamtts.translate import NllbTranslator
 
     if raw:
         options = GenerateOptions.raw(max_new_tokens=max_tokens)
     else:
         options = GenerateOptions(max_new_tokens=max_tokens)
-    try:
-        translator = NllbTranslator(model_dir, src_lang=src, tgt_lang=tgt, options=options)
+    # Stdin is opened before the model loads, so a closed one is said at once.
+    inputs = texts or (line.rstrip("\r\n") for line in stdin_text())
+    translator = NllbTranslator(model_dir, src_lang=src, tgt_lang=tgt, options=options)
+    if as_json:
+        translator.warmup()  # so that ms is the steady figure, not the first call's
+    for text in inputs:
+        [result] = translator.translate_detailed([text])
         if as_json:
-            translator.warmup()  # so that ms is the steady figure, not the first call's
-        for text in texts or (line.rstrip("\r\n") for line in sys.stdin):
-            [result] = translator.translate_detailed([text])
-            if as_json:
-                record = dataclasses.asdict(result) | {"ms": round(result.ms, 3)}
-                typer.echo(json.dumps(record, ensure_ascii=False))
-            else:
-                typer.echo(result.translation)
-    except (ModelNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
+            record = dataclasses.asdict(result) | {"ms": round(result.ms, 3)}
+            print_line(json.dumps(record, ensure_ascii=False))
+        else:
+            print_line(result.translation)
 
 
 @app.command()
+@one_line_errors()
 def say(
     text: Annotated[
         str | None,
@@ -435,96 +339,64 @@ def say(
     tts: Annotated[
         str, typer.Option(help="Speech engine, or a fallback chain such as kokoro,openjtalk.")
     ] = "kokoro",
-    voice: Annotated[
-        str | None,
-        typer.Option(help="The engine's voice (see `streamtts voices`).", show_default=False),
-    ] = None,
-    speed: Annotated[
-        float, typer.Option(help="Speaking rate; 1.0 is the engine's normal pace.")
-    ] = 1.0,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            help="Write the speech to this WAV file (add --play to hear it as well).",
-            show_default=False,
-        ),
-    ] = None,
-    device: Annotated[
-        str | None,
-        typer.Option(
-            help="Sound device name or index (see `streamtts devices`).", show_default=False
-        ),
-    ] = None,
-    play: Annotated[
-        bool | None,
-        typer.Option(
-            "--play/--no-play",
-            help="Play through the sound device (default: play unless --output).",
-            show_default=False,
-        ),
-    ] = None,
+    voice: Voice = None,
+    speed: Speed = None,
+    output: Output = None,
+    device: Device = None,
+    play: Play = None,
 ) -> None:
     """Speak Japanese text with a local engine, clause by clause as it is synthesized."""
     from streamtts.audio import open_sink
+    from streamtts.config import check_speed
     from streamtts.tts import load_engine, split_for_engine
 
+    speed = check_speed(1.0 if speed is None else speed)
     if text is None:
-        text = sys.stdin.read()
+        text = stdin_text().read()
     if not text.strip():
-        raise fail("nothing to say: give TEXT or pipe it to stdin")
+        raise StreamttsError("nothing to say: give TEXT or pipe it to stdin")
+    # The sink first: a missing sound device is found before an engine loads for seconds.
+    sink = open_sink(output=output, device=device, play=output is None if play is None else play)
     try:
         engine = load_engine(tts, voice=voice, speed=speed)
-    except _user_errors() as exc:
-        raise fail(str(exc)) from None
-    try:
-        sink = open_sink(
-            output=output, device=device, play=output is None if play is None else play
-        )
-    except OSError as exc:
-        raise fail(f"cannot write {output}: {exc.strerror}") from None
-    except _user_errors() as exc:
-        raise fail(str(exc)) from None
-    # Pieces no longer than the engine handles well; each engine streams a piece its own way.
-    pieces = split_for_engine(text, engine.max_chars, first_clause=False)
-    try:
+        # Pieces no longer than the engine handles well; each engine streams a piece its way.
+        pieces = split_for_engine(text, engine.max_chars, first_clause=False)
         sink.play(
             (audio for piece in pieces for audio in engine.synthesize(piece)), engine.sample_rate
         )
-    except _user_errors() as exc:
+    except BaseException:
         sink.close(discard=True)
-        raise fail(str(exc)) from None
-    except KeyboardInterrupt:
-        sink.close(discard=True)
-        raise typer.Exit(130) from None
+        raise
     sink.close()
 
 
 @app.command()
+@one_line_errors()
 def voices() -> None:
     """List the speech engines, whether each runs on this machine, and their voices."""
     from streamtts.tts import describe_engines
 
     for engine in describe_engines():
         status = "available" if engine.available else "not available"
-        typer.echo(f"{engine.name:<10} {status:<13} {engine.note}")
+        print_line(f"{engine.name:<10} {status:<13} {engine.note}")
         if engine.voices:
-            typer.echo(f"{'':<10} voices: {', '.join(engine.voices)}")
+            print_line(f"{'':<10} voices: {', '.join(engine.voices)}")
 
 
 @app.command()
+@one_line_errors()
 def devices() -> None:
     """List the sound output devices (* marks the default); pass a name or index to --device."""
-    from streamtts.audio import AudioDeviceError, output_devices
+    from streamtts.audio import output_devices
 
-    try:
-        found = output_devices()
-    except AudioDeviceError as exc:
-        raise fail(str(exc)) from None
+    found = output_devices()
     if not found:
-        raise fail("no sound output device found; use --output FILE.wav to write speech to a file")
+        raise StreamttsError(
+            "no sound output device found; use --output FILE.wav to write speech to a file"
+        )
     for device in found:
         mark = "*" if device.default else " "
-        typer.echo(
+        print_line(
             f"{mark} {device.index:>3}  {device.name}  "
             f"({device.host_api}, {device.channels} ch, {device.sample_rate} Hz)"
         )

@@ -10,7 +10,6 @@ so the CLI can print it as one line.
 
 from __future__ import annotations
 
-import math
 import os
 import tomllib
 import typing
@@ -24,6 +23,7 @@ from streamtts.paths import user_config_dir
 ENV_PREFIX = "STREAMTTS_"
 TRANSLATE_MODES = ("nllb", "none", "auto")
 INPUT_FORMATS = ("auto", "claude", "codex", "gemini", "text")
+SPEED_RANGE = (0.25, 4.0)  # slower or faster is unintelligible, and 1e-9 would fill memory
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -99,6 +99,14 @@ def config_path(environ: Mapping[str, str] | None = None) -> Path:
     return user_config_dir(environ) / "config.toml"
 
 
+def check_speed(speed: float) -> float:
+    """``speed`` if it lies in ``SPEED_RANGE`` (NaN does not), else a ``ConfigError``."""
+    low, high = SPEED_RANGE
+    if not low <= speed <= high:
+        raise ConfigError(f"speed must be between {low} and {high:g}, not {speed}")
+    return speed
+
+
 def load_options(
     overrides: Mapping[str, object] | None = None,
     *,
@@ -109,10 +117,14 @@ def load_options(
 
     ``overrides`` holds the options given on the command line (keys are field names; values
     already typed). ``environ`` defaults to ``os.environ`` and ``path`` to ``config_path()``;
-    a missing config file is fine, an unreadable or invalid one raises ``ConfigError``.
+    a missing default config file is fine; a ``$STREAMTTS_CONFIG`` that names no file, or an
+    unreadable or invalid file, raises ``ConfigError``.
     """
     environ = os.environ if environ is None else environ
-    path = config_path(environ) if path is None else path
+    if path is None:
+        path = config_path(environ)
+        if environ.get("STREAMTTS_CONFIG") and not path.exists():  # /dev/null: no config
+            raise ConfigError(f"STREAMTTS_CONFIG names {path}, which does not exist")
     types = _field_types()
     values: dict[str, object] = {}
     if path.is_file():
@@ -154,7 +166,11 @@ def _from_text(key: str, kind: type, text: str, *, origin: str) -> object:
             return float(text)
         except ValueError:
             raise ConfigError(f"{origin}={text!r}: expected a number") from None
-    return Path(text).expanduser() if kind is Path else text
+    if kind is Path:
+        if not text:  # Path("") would be the current directory
+            raise ConfigError(f"{origin} is empty; name a path or unset it")
+        return Path(text).expanduser()
+    return text
 
 
 def _from_toml(key: str, kind: type, value: object, *, origin: str) -> object:
@@ -177,8 +193,7 @@ def _validated(options: SpeakOptions) -> SpeakOptions:
         raise ConfigError(
             f"format must be one of {', '.join(INPUT_FORMATS)}, not {options.format!r}"
         )
-    if not (options.speed > 0 and math.isfinite(options.speed)):
-        raise ConfigError(f"speed must be a positive number, not {options.speed}")
+    check_speed(options.speed)
     if options.max_lag is not None and not options.max_lag > 0:
         raise ConfigError(f"max_lag must be a positive number of seconds, not {options.max_lag}")
     return options

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+from streamtts.errors import StreamttsError, from_os_error
 
 
 def user_config_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -31,3 +34,18 @@ def user_cache_dir() -> Path:
     else:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "streamtts"
+
+
+def check_writable(path: Path) -> None:
+    """Raise a one-line ``StreamttsError`` unless a file can be written at ``path``.
+
+    Checked by creating (and at once removing) a file beside it, so a missing directory,
+    a read-only one or a read-only mount is found before any work, even for root.
+    """
+    if path.is_dir():
+        raise StreamttsError(f"cannot write {path}: it is a directory")
+    try:
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise from_os_error("write", path, error) from None

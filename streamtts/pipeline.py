@@ -9,6 +9,9 @@ at most one more sentence than are already on their way to the player: a burst's
 sentence goes alone, and no batch takes much longer than the speech queued ahead of it.
 Synthesis streams: a sentence is handed to the player with its first chunk and the rest follows
 through the sentence's own chunk queue, so the sink can start playing before synthesis ends.
+A sink takes whole sentences as fast as they come, so synthesis faster than playback would
+pile audio up without end: a sentence's synthesis waits while more than ``max_ahead`` seconds
+of audio are synthesized and not yet played.
 Skipped sentences flow through every stage too, so the records come out complete and in
 order. The caller's thread follows the sink's playbacks to stamp audio start and end; it is
 also where Ctrl-C lands, and one stop event ends every stage.
@@ -17,7 +20,6 @@ also where Ctrl-C lands, and one stop event ends every stage.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import sys
 import threading
@@ -28,13 +30,15 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol, TextIO, TypeVar
 
 import numpy as np
 
+from streamtts.audio import Playback
+from streamtts.errors import detach_output
 from streamtts.source import SourceStats, read_pieces
 from streamtts.stats import SentenceRecord
 from streamtts.text import segment
 from streamtts.tts import split_for_engine
 
 if TYPE_CHECKING:
-    from streamtts.audio import AudioSink, Playback
+    from streamtts.audio import AudioSink
     from streamtts.translate import Translator
     from streamtts.tts import TTSEngine
 
@@ -56,10 +60,12 @@ MAX_BATCH = 16  # sentences translated together at most, so one batch cannot hol
 # reader, and a reader that stops reading stalls the agent writing into our stdin.
 READ_AHEAD = 10_000
 HAND_OFF = 4  # bound between translation, synthesis and playback: they pace each other
+MAX_AHEAD = 30.0  # seconds of audio synthesized ahead of the player at most (then one sentence)
 STOP_WAIT = 2.0  # seconds stop() waits for the stages to wind down
 # A stage handing a sentence on wakes the next stage's thread, which then waits for the GIL
 # while a busy thread (synthesis, reading) holds it: up to the interpreter's switch
-# interval, 5 ms by default. While the pipeline runs the interval is 1 ms instead.
+# interval, 5 ms by default. While the pipeline runs the interval is 1 ms instead: that is
+# process-wide, for every thread of the program, and restored when the run ends.
 SWITCH_INTERVAL = 0.001
 
 
@@ -70,7 +76,6 @@ class _Utterance:
     record: SentenceRecord
     sample_rate: int
     chunks: queue.Queue = field(default_factory=queue.Queue)
-    samples: int = 0
 
 
 class Pipeline:
@@ -80,6 +85,7 @@ class Pipeline:
     return, so model loading and warm-up overlap the wait for input. ``max_lag`` skips a
     sentence that would start playing more than that many seconds after it was ready.
     ``subtitles`` receives each sentence and its translation as it starts playing.
+    ``max_ahead`` bounds the seconds of audio synthesized before the player needs them.
     """
 
     def __init__(
@@ -91,6 +97,7 @@ class Pipeline:
         fmt: str = "auto",
         max_lag: float | None = None,
         subtitles: TextIO | None = None,
+        max_ahead: float = MAX_AHEAD,
     ) -> None:
         self._load_translator = load_translator
         self._load_engine = load_engine
@@ -98,7 +105,12 @@ class Pipeline:
         self._fmt = fmt
         self._max_lag = max_lag
         self._subtitles = subtitles
+        self._max_ahead = max_ahead
+        self._ahead = 0.0  # seconds synthesized whose sentence has not come out of run()
+        self._room = threading.Condition()
+        self._warned: set[str] = set()  # translation errors already logged as warnings
         self._stop = threading.Event()
+        self._records_lock = threading.Lock()  # no record is added once the run stops
         self._error: BaseException | None = None
         self._to_translate: queue.Queue = queue.Queue(READ_AHEAD)
         self._to_synthesize: queue.Queue = queue.Queue(HAND_OFF)
@@ -136,11 +148,15 @@ class Pipeline:
         finished = False
         try:
             while (item := self._get(self._played)) is not _END:
-                if item is None:  # a stage failed and stopped the run
+                if item is None:  # a stage failed, or stop() was called from another thread
                     self._check()
+                    return
                 record = self._follow(*item)
                 with self._in_flight_lock:
                     self._in_flight -= 1
+                with self._room:
+                    self._ahead -= record.audio_seconds
+                    self._room.notify()
                 yield record
             finished = True
         finally:
@@ -162,7 +178,8 @@ class Pipeline:
         ``silence`` closes the sink with ``discard=True`` first, so sound stops at once
         rather than after the stages wind down.
         """
-        self._stop.set()
+        with self._records_lock:
+            self._stop.set()
         if silence:
             self._sink.close(discard=True)
             self.silenced_at = time.perf_counter()
@@ -189,7 +206,10 @@ class Pipeline:
     def _read(self, stream: BinaryIO) -> None:
         for sentence in segment(read_pieces(stream, fmt=self._fmt, stats=self.source_stats)):
             record = SentenceRecord(sentence.seq, sentence.text, sentence.t_ready)
-            self.records.append(record)
+            with self._records_lock:  # a sentence read after Ctrl-C is not counted at all
+                if self._stop.is_set():
+                    return
+                self.records.append(record)
             if not self._put(self._to_translate, record):
                 return
         self._put(self._to_translate, _END)
@@ -237,7 +257,10 @@ class Pipeline:
             translations = translator.translate([r.text for r in records])
         except Exception as exc:
             if len(records) == 1:
-                log.warning("sentence %d not translated: %s", records[0].seq, exc)
+                # Said once: without a model every sentence would fail with the same words.
+                level = logging.INFO if str(exc) in self._warned else logging.WARNING
+                self._warned.add(str(exc))
+                log.log(level, "sentence %d not translated: %s", records[0].seq, exc)
                 records[0].skip("translation-failed", str(exc))
                 return
             # One bad sentence must not cost the batch: retry each on its own.
@@ -256,8 +279,15 @@ class Pipeline:
             if item is _END or self._dropped(item, item.t_ready):
                 if not self._put(self._to_play, item) or item is _END:
                     return
-            elif not self._synthesize_one(engine, item):
+            elif not self._wait_for_room() or not self._synthesize_one(engine, item):
                 return
+
+    def _wait_for_room(self) -> bool:
+        """Wait while ``max_ahead`` seconds of audio wait for the player; False on stop."""
+        with self._room:
+            while self._ahead >= self._max_ahead and not self._stop.is_set():
+                self._room.wait(_POLL)
+        return not self._stop.is_set()
 
     def _synthesize_one(self, engine: TTSEngine, record: SentenceRecord) -> bool:
         """Stream one sentence's audio to the player; False if the run stopped meanwhile."""
@@ -274,6 +304,10 @@ class Pipeline:
                         record.t_first_chunk = time.perf_counter()
                         if not self._put(self._to_play, utterance):
                             return False
+                    seconds = len(chunk) / engine.sample_rate
+                    record.audio_seconds += seconds
+                    with self._room:
+                        self._ahead += seconds
                     utterance.chunks.put(chunk)
         except Exception as exc:
             log.warning("sentence %d: synthesis failed: %s", record.seq, exc)
@@ -304,17 +338,20 @@ class Pipeline:
             if self._dropped(record, starts_at):
                 self._put(self._played, (record, None))
                 continue
-            record.player_idle = idle
+            # A sink that takes audio as fast as it comes (a file) is never waited for: what
+            # a sentence waits there is the backlog of the stages, not latency.
+            record.player_idle = idle if self._sink.realtime else None
             record.t_handoff = time.perf_counter()
-            last = self._sink.play(self._chunks(item), item.sample_rate)
-            record.audio_seconds = item.samples / item.sample_rate
-            free_at = starts_at + record.audio_seconds
+            # Followed from the caller's thread before the sink has taken the last chunk, so
+            # a subtitle shows when the sentence starts playing, not when synthesis ends.
+            last = Playback()
             if not self._put(self._played, (record, last)):
                 return
+            self._sink.play(self._chunks(item), item.sample_rate, playback=last)
+            free_at = starts_at + record.audio_seconds
 
     def _chunks(self, utterance: _Utterance) -> Iterator[np.ndarray]:
         while (chunk := self._get(utterance.chunks)) is not None and chunk is not _END:
-            utterance.samples += len(chunk)
             yield chunk
 
     # -- the caller's side --------------------------------------------------------------------
@@ -342,13 +379,8 @@ class Pipeline:
         try:
             self._subtitles.write("\n".join(lines) + "\n")
             self._subtitles.flush()
-        except BrokenPipeError:
-            # The reader of our stdout went away: keep speaking, stop printing. Point the file
-            # descriptor at /dev/null so the exit-time flush does not fail again, as the Python
-            # docs advise: https://docs.python.org/3/library/signal.html#note-on-sigpipe
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self._subtitles.fileno())
-            os.close(devnull)
+        except OSError:  # the reader went away, or a full device: keep speaking, stop printing
+            detach_output(self._subtitles)
             self._subtitles = None
 
     # -- plumbing -----------------------------------------------------------------------------

@@ -8,10 +8,14 @@ knows nothing about options, so tests and benchmarks drive it with parts of thei
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from dataclasses import asdict
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
+from streamtts.errors import StreamttsError
+from streamtts.paths import check_writable
 from streamtts.pipeline import Pipeline
 from streamtts.stats import Summary, summarize, write_json, write_report
 
@@ -32,14 +36,19 @@ def speak(
 
     ``subtitles`` receives the sentences when ``options.print`` is set; ``report`` receives
     the totals line and, with ``options.stats``, the per-stage table; ``options.stats_json``
-    is written. ``sink`` replaces the one the options describe (tests and benchmarks pass a
-    null sink); it is closed at the end. Ctrl-C ends the run with ``summary.interrupted``
-    set, sound silenced at once; an error loading a model or opening the sound device
-    propagates for the caller to print.
+    is written after them, so a file that cannot be written loses neither. Both output files
+    are checked before any work: neither may be the input, and the stats file's directory
+    must take a file. ``sink`` replaces the one the options describe (tests and benchmarks
+    pass a null sink); it is closed at the end. Ctrl-C ends the run with
+    ``summary.interrupted`` set, sound silenced at once; an error loading a model or opening
+    the sound device propagates for the caller to print.
     """
     from streamtts.translate import load_translator
     from streamtts.tts import load_engine
 
+    _refuse_overwriting_input(stream, options)
+    if options.stats_json is not None:
+        check_writable(options.stats_json)
     if sink is None:
         from streamtts.audio import open_sink
 
@@ -66,9 +75,23 @@ def speak(
         startup=pipeline.startup,
         source=asdict(pipeline.source_stats),
         interrupted=interrupted,
+        underflows=sink.underflows,
     )
-    if options.stats_json is not None:
-        write_json(options.stats_json, pipeline.records, summary, t0=pipeline.t0)
     if report is not None:
         write_report(summary, report, table=options.stats)
+    if options.stats_json is not None:
+        write_json(options.stats_json, pipeline.records, summary, t0=pipeline.t0)
     return summary
+
+
+def _refuse_overwriting_input(stream: BinaryIO, options: SpeakOptions) -> None:
+    """Refuse an output file that is the input file itself (it would be truncated)."""
+    try:
+        source = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # not a file (a test's BytesIO)
+        return
+    if not stat.S_ISREG(source.st_mode):
+        return
+    for option, path in (("--output", options.output), ("--stats-json", options.stats_json)):
+        if path is not None and path.exists() and os.path.samestat(source, os.stat(path)):
+            raise StreamttsError(f"{option} {path} is the input file; name another file")

@@ -21,6 +21,8 @@ from typing import TextIO
 
 import numpy as np
 
+from streamtts.errors import from_os_error
+
 # Stage name → (start stamp, end stamp); the order is the order a sentence flows through.
 STAGES: dict[str, tuple[str, str]] = {
     "wait for translator": ("t_ready", "t_translate_start"),
@@ -33,6 +35,9 @@ STAGES: dict[str, tuple[str, str]] = {
     "audio": ("t_audio_start", "t_audio_end"),
 }
 TTFA = "TTFA (idle player)"
+# Ready to first sample for the other spoken sentences: queued behind speech, or written to
+# a file faster or slower than real time. Kept apart so that it never reads as latency.
+BACKLOG = "wait (backlog)"
 
 
 @dataclass
@@ -42,7 +47,8 @@ class SentenceRecord:
     ``skipped`` is None for a spoken sentence, else a short kind (``max-lag``,
     ``translation-failed``, ``synthesis-failed``, ``empty``, ``interrupted``) with the
     specifics in ``detail``. ``player_idle`` says whether nothing else was playing or queued
-    when its first chunk reached the player.
+    when its first chunk reached the player; None for a sink that does not play in real time
+    (a file), where no sentence waits for the player.
     """
 
     seq: int
@@ -91,6 +97,7 @@ class Summary:
     stages: dict[str, dict[str, float]] = field(default_factory=dict)
     source: dict[str, int | str] = field(default_factory=dict)
     interrupted: bool = False
+    underflows: int = 0  # times the sound device ran dry
 
 
 def summarize(
@@ -100,14 +107,17 @@ def summarize(
     startup: dict[str, float] | None = None,
     source: dict[str, int | str] | None = None,
     interrupted: bool = False,
+    underflows: int = 0,
 ) -> Summary:
     """Count spoken and skipped sentences and take p50/p95 of each stage that was measured."""
-    stages: dict[str, list[float]] = {name: [] for name in [TTFA, *STAGES]}
+    stages: dict[str, list[float]] = {name: [] for name in [TTFA, BACKLOG, *STAGES]}
     for record in records:
         if record.skipped is not None:
             continue
         if record.ttfa is not None:
             stages[TTFA].append(record.ttfa)
+        elif record.t_audio_start is not None:
+            stages[BACKLOG].append(record.t_audio_start - record.t_ready)
         for name, (start, end) in STAGES.items():
             t0, t1 = getattr(record, start), getattr(record, end)
             if t0 is not None and t1 is not None:
@@ -122,6 +132,7 @@ def summarize(
         stages={name: _percentiles(values) for name, values in stages.items() if values},
         source=dict(source or {}),
         interrupted=interrupted,
+        underflows=underflows,
     )
 
 
@@ -142,6 +153,8 @@ def totals_line(summary: Summary) -> str:
     line += f"; {summary.audio_seconds:.1f} s of audio in {summary.wall_seconds:.1f} s"
     if "total" in summary.startup:
         line += f"; ready in {summary.startup['total']:.2f} s"
+    if summary.underflows:
+        line += f"; the sound device ran dry {summary.underflows} times"
     malformed = summary.source.get("malformed", 0)
     if malformed:
         line += f"; {malformed} malformed input lines skipped"
@@ -162,6 +175,7 @@ def write_report(summary: Summary, out: TextIO, *, table: bool = True) -> None:
     out.write(f"{'stage':<{width}}  {'p50 ms':>9}  {'p95 ms':>9}  {'n':>4}\n")
     for name, row in summary.stages.items():
         out.write(f"{name:<{width}}  {row['p50_ms']:>9.1f}  {row['p95_ms']:>9.1f}  {row['n']:>4}\n")
+    out.write(f"audio underflows: {summary.underflows}\n")
 
 
 def write_json(
@@ -176,4 +190,9 @@ def write_json(
                 row[name] = round(row[name] - t0, 6)
         rows.append(row)
     document = {"summary": asdict(summary), "sentences": rows}
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    try:
+        # A lone surrogate in a sentence cannot be UTF-8: it is written as "?".
+        path.write_text(text, encoding="utf-8", errors="replace")
+    except OSError as error:
+        raise from_os_error("write", path, error) from None

@@ -38,6 +38,17 @@ class ModelNotFoundError(StreamttsError):
     """No usable converted model: the message says how to make one."""
 
 
+class LanguageError(StreamttsError, ValueError):
+    """A language code NLLB-200 does not know (or an unknown mode)."""
+
+
+def _language(code: str) -> str:
+    try:
+        return check_language(code)
+    except ValueError as error:
+        raise LanguageError(str(error)) from None
+
+
 class Translator(Protocol):
     """Translates batches of sentences; all its model work runs on the calling thread."""
 
@@ -71,9 +82,13 @@ def default_model_dir() -> Path:
     """``$STREAMTTS_MODEL_DIR``, else ``streamtts/nllb-200-distilled-600M-mlx`` in the user cache.
 
     The user cache is ``~/Library/Caches`` on macOS and ``$XDG_CACHE_HOME`` or ``~/.cache``
-    elsewhere.
+    elsewhere. An empty ``$STREAMTTS_MODEL_DIR`` is an error rather than the current
+    directory.
     """
-    if override := os.environ.get("STREAMTTS_MODEL_DIR"):
+    override = os.environ.get("STREAMTTS_MODEL_DIR")
+    if override == "":
+        raise ModelNotFoundError("STREAMTTS_MODEL_DIR is empty; name a path or unset it")
+    if override is not None:
         return Path(override).expanduser()
     return user_cache_dir() / MODEL_NAME
 
@@ -92,13 +107,13 @@ class NllbTranslator:
         """Load the converted model in ``model_dir`` (default: :func:`default_model_dir`).
 
         Raises ModelNotFoundError when the directory is missing, incomplete or corrupt, and
-        ValueError for an unknown language code.
+        LanguageError for an unknown language code.
         """
         from streamtts.nllb.generate import GenerateOptions
         from streamtts.nllb.load import ModelDirError, load
 
-        self.src_lang = check_language(src_lang)
-        self.tgt_lang = check_language(tgt_lang)
+        self.src_lang = _language(src_lang)
+        self.tgt_lang = _language(tgt_lang)
         self.options = options or GenerateOptions()
         try:
             self.bundle = load(model_dir or default_model_dir())
@@ -148,14 +163,16 @@ class PassThrough:
 class AutoTranslator:
     """``--translate auto``: Japanese text passes through; other text goes to NLLB.
 
-    NLLB is loaded at the first batch that needs it. Without a model that batch raises
-    ModelNotFoundError, and the next batch that needs NLLB tries again.
+    NLLB is loaded once, by warm-up or the first batch that needs it. Without a usable
+    model every batch that needs NLLB raises the same ModelNotFoundError, remembered from
+    that one attempt: a corrupt 2.5 GB model is not hashed again for every English batch.
     """
 
     def __init__(self, load_nllb: Callable[[], Translator]) -> None:
         """``load_nllb`` makes the NLLB translator (raising ModelNotFoundError without one)."""
         self._load_nllb = load_nllb
         self._nllb: Translator | None = None
+        self._failure: ModelNotFoundError | None = None
 
     def warmup(self) -> None:
         """Load and warm up NLLB when a model is there; without one there is nothing to do."""
@@ -175,8 +192,14 @@ class AutoTranslator:
         return out
 
     def _translator(self) -> Translator:
+        if self._failure is not None:
+            raise self._failure
         if self._nllb is None:
-            self._nllb = self._load_nllb()
+            try:
+                self._nllb = self._load_nllb()
+            except ModelNotFoundError as error:
+                self._failure = error
+                raise
         return self._nllb
 
 
@@ -190,7 +213,7 @@ def load_translator(
     """The translator for ``mode``: ``nllb``, ``none`` or ``auto`` (see the module docstring).
 
     Raises ModelNotFoundError for ``nllb`` without a usable model (``auto`` raises it per
-    batch instead), ValueError for an unknown mode or language code.
+    batch instead), LanguageError for an unknown mode or language code.
     """
 
     def nllb() -> NllbTranslator:
@@ -205,7 +228,7 @@ def load_translator(
         "auto": lambda: AutoTranslator(nllb),
     }
     if mode not in modes:
-        raise ValueError(f"unknown translation mode {mode!r}; use one of {', '.join(modes)}")
-    check_language(src_lang)
-    check_language(tgt_lang)
+        raise LanguageError(f"unknown translation mode {mode!r}; use one of {', '.join(modes)}")
+    _language(src_lang)
+    _language(tgt_lang)
     return modes[mode]()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import struct
 import sys
 import threading
 import time
@@ -23,10 +24,11 @@ from streamtts.audio import (
     NullSink,
     SoundDeviceSink,
     TeeSink,
-    WavSink,
     open_sink,
     output_devices,
 )
+from streamtts.errors import StreamttsError
+from streamtts.wav import WavSink
 
 # PortAudio must start before STREAMTTS_ALSA_CAPTURE names a FIFO: it probes every device
 # when it starts, and a probe would open (and close) the FIFO.
@@ -112,6 +114,18 @@ def test_device_plays_every_frame_gaplessly_across_sentences_with_resampling(cap
 
 
 @alsa
+def test_device_stamps_include_its_output_latency(capture):
+    sink = SoundDeviceSink(sample_rate=DEVICE_RATE)
+    called = time.perf_counter()
+    playback = sink.play([tone(0.2)], ENGINE_RATE)
+    sink.close()
+    # The ALSA null device reports no DAC time, so the stream's own latency is added.
+    assert sink.latency > 0
+    assert playback.t_start >= called + sink.latency
+    assert sink.underflows == 0
+
+
+@alsa
 def test_device_close_with_discard_stops_at_once(capture):
     sink = SoundDeviceSink(sample_rate=DEVICE_RATE)
     playback = sink.play([tone(3.0)], ENGINE_RATE)
@@ -168,8 +182,73 @@ def test_wav_sink_with_nothing_played_is_an_empty_valid_wav(tmp_path):
 
 
 def test_wav_sink_in_a_missing_directory_fails_before_any_work(tmp_path):
-    with pytest.raises(FileNotFoundError):
-        WavSink(tmp_path / "nowhere" / "out.wav")
+    path = tmp_path / "nowhere" / "out.wav"
+    with pytest.raises(StreamttsError) as caught:
+        WavSink(path)
+    assert str(caught.value) == f"cannot write {path}: No such file or directory"
+
+
+def test_wav_sink_replaces_a_file_only_when_closed(tmp_path):
+    path = tmp_path / "out.wav"
+    path.write_bytes(b"the last run's speech")
+    sink = WavSink(path)
+    sink.play([tone(0.1)], ENGINE_RATE)
+    assert path.read_bytes() == b"the last run's speech"
+    sink.close()
+    with wave.open(str(path)) as wav:
+        assert wav.getnframes() == len(tone(0.1))
+    assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
+
+
+def test_wav_sink_through_a_symlink_replaces_the_file_it_points_to(tmp_path):
+    target, link = tmp_path / "speech.wav", tmp_path / "latest.wav"
+    target.write_bytes(b"the last run")
+    link.symlink_to(target)
+    sink = WavSink(link)
+    sink.play([tone(0.1)], ENGINE_RATE)
+    sink.close()
+    assert link.is_symlink() and link.resolve() == target
+    with wave.open(str(target)) as wav:
+        assert wav.getnframes() == len(tone(0.1))
+
+
+def test_wav_sink_discarded_before_any_speech_leaves_the_old_file(tmp_path):
+    path = tmp_path / "out.wav"
+    path.write_bytes(b"the last run's speech")
+    WavSink(path).close(discard=True)  # as when start-up fails, or Ctrl-C before speech
+    assert path.read_bytes() == b"the last run's speech"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]
+    sink = WavSink(path)
+    sink.play([tone(0.1)], ENGINE_RATE)
+    sink.close(discard=True)  # Ctrl-C after some speech keeps it
+    with wave.open(str(path)) as wav:
+        assert wav.getnframes() == len(tone(0.1))
+
+
+def test_wav_sink_on_a_full_device_is_one_error_and_renames_nothing():
+    sink = WavSink(Path("/dev/full"))
+    with pytest.raises(StreamttsError) as caught:
+        sink.play([tone(1.0)], ENGINE_RATE)  # more than the file's buffer
+    assert str(caught.value) == "cannot write /dev/full: No space left on device"
+    sink.close(discard=True)
+    assert Path("/dev/full").is_char_device()
+
+
+def test_wav_sink_turns_rf64_past_the_riff_limit(tmp_path):
+    audio = tone(0.1)
+    small, large = tmp_path / "small.wav", tmp_path / "large.wav"
+    for path, limit in ((small, 72 + 2 * len(audio)), (large, 72 + 2 * len(audio) - 1)):
+        sink = WavSink(path, rf64_above=limit)
+        sink.play([audio], ENGINE_RATE)
+        sink.close()
+    with wave.open(str(small)) as wav:  # at the limit: a plain WAV
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+    assert np.array_equal(pcm, (audio * 32767).astype("<i2"))
+    data = large.read_bytes()
+    assert data[:4] == b"RF64" and data[12:16] == b"ds64"
+    riff, data_bytes, frames = struct.unpack("<QQQ", data[20:44])
+    assert (riff, data_bytes, frames) == (len(data) - 8, 2 * len(audio), len(audio))
+    assert data[72:80] == b"data\xff\xff\xff\xff" and data[80:] == pcm.tobytes()
 
 
 def test_realtime_null_sink_consumes_at_the_sample_clock():

@@ -7,19 +7,22 @@ from __future__ import annotations
 import io
 import itertools
 import json
+import logging
 import os
 import threading
+import time
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from streamtts.audio import NullSink, WavSink
+from streamtts.audio import NullSink
 from streamtts.pipeline import Pipeline
-from streamtts.stats import SentenceRecord, summarize, write_report
+from streamtts.stats import SentenceRecord, summarize, totals_line, write_report
 from streamtts.translate import load_translator
 from streamtts.tts import TTSEngine, load_engine
+from streamtts.wav import WavSink
 
 DATA = Path(__file__).parent / "data"
 
@@ -208,6 +211,7 @@ def test_summary_counts_every_sentence_and_takes_percentiles_per_stage():
         "start-up: tts load 1.50 s\n"
         "stage                         p50 ms     p95 ms     n\n"
         "TTFA (idle player)             213.0      213.0     1\n"
+        "wait (backlog)                 213.0      213.0     1\n"
         "wait for translator              1.0        1.0     2\n"
         "translate (batch)              100.0      100.0     2\n"
         "wait for synthesizer             1.0        1.0     2\n"
@@ -216,4 +220,79 @@ def test_summary_counts_every_sentence_and_takes_percentiles_per_stage():
         "sink to first sample            10.0       10.0     2\n"
         "synthesize whole sentence      398.0      398.0     2\n"
         "audio                         2000.0     2000.0     2\n"
+        "audio underflows: 0\n"
     )
+    summary.underflows = 3
+    assert totals_line(summary).endswith(
+        "; ready in 2.00 s; the sound device ran dry 3 times; 2 malformed input lines skipped"
+    )
+
+
+def test_synthesis_runs_at_most_max_ahead_seconds_before_the_player(openjtalk: TTSEngine):
+    # Open JTalk synthesizes far faster than the realtime null sink plays.
+    texts = ["原因が分かりました。"] * 6
+    pipeline = make_pipeline(openjtalk, NullSink(realtime=True), max_ahead=2.0)
+    records = speak(pipeline, "\n".join(claude_events("".join(texts))).encode())
+    assert_spoken_in_order(records, texts)
+    for later in records[2:]:
+        # Audio synthesized before this sentence started and still unplayed at that moment.
+        waiting = sum(
+            r.audio_seconds for r in records[: later.seq] if r.t_audio_end > later.t_synth_start
+        )
+        assert waiting < 2.0, (later.seq, waiting)
+    assert records[-1].t_synth_start > records[0].t_audio_end  # it did wait for the player
+
+
+def test_stop_from_another_thread_ends_the_run_and_no_later_sentence_counts(
+    openjtalk: TTSEngine,
+):
+    read_end, write_end = os.pipe()
+    pipeline = make_pipeline(openjtalk, NullSink(realtime=True))
+    events = claude_events("最初の文です。", "遅れて来た文です。")
+    with os.fdopen(read_end, "rb") as stream, os.fdopen(write_end, "wb") as agent:
+        agent.write(f"{events[0]}\n{events[1]}\n".encode())
+        agent.flush()
+        run = pipeline.run(stream)
+        first = next(run)  # spoken to the end
+        pipeline.stop()  # as a daemon would, from another thread than run()'s
+        assert list(run) == []
+        agent.write(f"{events[2]}\n".encode())  # the reader is still there, in read()
+        agent.flush()
+        time.sleep(0.5)
+        assert [r.text for r in pipeline.records] == ["最初の文です。"]
+    assert first.skipped is None and first.t_audio_end is not None
+
+
+class _Stamped(io.StringIO):
+    """Subtitles that remember when each was written."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def write(self, text: str) -> int:
+        self.times.append(time.perf_counter())
+        return super().write(text)
+
+
+def test_a_subtitle_shows_when_its_sentence_starts_playing(kokoro: TTSEngine):
+    # Kokoro speaks the first clause first: playback starts before synthesis ends.
+    texts = ["テストを実行して、結果を確認してから、次の作業に進みます。"]
+    subtitles = _Stamped()
+    pipeline = make_pipeline(kokoro, NullSink(realtime=True), subtitles=subtitles)
+    [record] = speak(pipeline, "\n".join(claude_events(*texts)).encode())
+    assert subtitles.getvalue() == texts[0] + "\n"
+    [shown] = subtitles.times
+    assert record.t_audio_start <= shown < record.t_synth_end
+
+
+def test_translation_failures_with_the_same_cause_are_warned_once(
+    tmp_path: Path, openjtalk: TTSEngine, caplog: pytest.LogCaptureFixture
+):
+    texts = ["This needs a model.", "So does this.", "最後の文です。", "And this."]
+    pipeline = make_pipeline(openjtalk, NullSink(), translate="auto", model_dir=tmp_path / "none")
+    with caplog.at_level(logging.INFO, logger="streamtts.pipeline"):
+        records = speak(pipeline, "\n".join(claude_events(*texts)).encode())
+    assert [r.skipped for r in records] == ["translation-failed"] * 2 + [None, "translation-failed"]
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.getMessage().split(":")[0] for r in warnings] == ["sentence 0 not translated"]

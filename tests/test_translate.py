@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from streamtts.cli import app
 from streamtts.nllb.generate import GenerateOptions
 from streamtts.translate import (
+    AutoTranslator,
     ModelNotFoundError,
     NllbTranslator,
     default_model_dir,
@@ -147,7 +148,7 @@ def test_auto_without_a_model_speaks_japanese_and_fails_per_batch(tmp_path: Path
         f"no converted model in {tmp_path / 'missing'}; run `streamtts convert` to create one; "
         "or speak without translating: --translate none (or auto for Japanese text)"
     )
-    for _ in range(2):  # every batch that needs NLLB says so again
+    for _ in range(2):  # every batch that needs NLLB says so again (from the one attempt)
         with pytest.raises(ModelNotFoundError) as error:
             translator.translate(["Good morning.", "今日は。"])
         assert str(error.value) == message
@@ -207,3 +208,49 @@ def test_default_model_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     monkeypatch.setattr("sys.platform", "darwin")
     expected = tmp_path / "Library" / "Caches" / "streamtts" / "nllb-200-distilled-600M-mlx"
     assert default_model_dir() == expected
+
+
+def test_auto_with_a_corrupt_model_loads_it_once_for_the_run(model_dir: Path):
+    weights = next(model_dir.glob("*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    loads = []
+
+    def load_nllb() -> NllbTranslator:
+        loads.append(model_dir)
+        return NllbTranslator(model_dir)
+
+    translator = AutoTranslator(load_nllb)
+    translator.warmup()  # the one attempt, logged at info level
+    for _ in range(3):
+        with pytest.raises(ModelNotFoundError, match="is corrupt"):
+            translator.translate(["Good morning."])
+    assert translator.translate(["今日は。"]) == ["今日は。"]
+    assert loads == [model_dir]
+
+
+def test_translate_reads_invalid_utf8_on_stdin_as_replacement_characters(model_dir: Path):
+    result = runner.invoke(
+        app, ["translate", "--model-dir", str(model_dir)], input=b"Hello \xff\xfe.\nDone!\n"
+    )
+    assert result.exit_code == 0, result.output
+    translator = NllbTranslator(model_dir)
+    expected = translator.translate(["Hello \ufffd\ufffd.", "Done!"])
+    assert result.stdout == "".join(f"{line}\n" for line in expected)
+
+
+def test_translate_flags_take_no_value(model_dir: Path):
+    help_text = runner.invoke(app, ["translate", "--help"]).stdout
+    flag_lines = [line for line in help_text.splitlines() if "--json" in line or "--raw" in line]
+    assert len(flag_lines) == 2 and not any("<bool>" in line for line in flag_lines)
+    result = runner.invoke(app, ["translate", "--model-dir", str(model_dir), "--json", "true"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["text"] == "true"  # a sentence, not the flag's value
+
+
+def test_an_empty_model_dir_variable_is_an_error(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("STREAMTTS_MODEL_DIR", "")
+    result = runner.invoke(app, ["translate", "Hello."])
+    assert result.exit_code == 1
+    assert result.stderr == ("streamtts: STREAMTTS_MODEL_DIR is empty; name a path or unset it\n")

@@ -209,8 +209,11 @@ def load_engine(spec: str, *, voice: str | None = None, speed: float = 1.0) -> T
     """Load the engine named by ``spec``, or a fallback chain for ``"a,b,…"``.
 
     In a chain ``voice`` goes to the first engine only; the fallbacks speak in their
-    default voice, since voice names are not shared between engines.
+    default voice, since voice names are not shared between engines. A voice with a control
+    character (NUL cannot even be passed to a subprocess) is refused here, for every engine.
     """
+    if voice is not None and not voice.isprintable():
+        raise EngineError(f"voice {voice!r} has a control character; see `streamtts voices`")
     names = _parse_spec(spec)
     if len(names) == 1:
         return ENGINES[names[0]].load(voice=voice, speed=speed)
