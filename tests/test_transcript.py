@@ -1,0 +1,136 @@
+"""`watch`'s source: a Claude Code session transcript parsed and followed as it is written."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from streamtts.source import SourceStats
+from streamtts.text import segment
+from streamtts.transcript import (
+    TranscriptParser,
+    follow_lines,
+    newest_transcript,
+    project_key,
+    watch_pieces,
+)
+
+SESSION = Path(__file__).parent / "data" / "transcript" / "claude-own-session.jsonl"
+SPOKEN = [
+    "Let me look at the parser first.",
+    "The total is overwritten.",
+    "I will add instead.",
+]
+
+
+def sentences_of(lines: list[bytes]) -> list[str]:
+    parser = TranscriptParser()
+    return [s.text for s in segment(p for line in lines for p in parser.feed_line(line))]
+
+
+def test_only_main_thread_assistant_text_is_spoken():
+    # Not the prompt, thinking, the tool call and its result, the sidechain (subagent),
+    # the compact boundary, the summary or the file snapshot.
+    assert sentences_of(SESSION.read_bytes().splitlines()) == SPOKEN
+
+
+def test_a_line_seen_twice_is_spoken_once_and_junk_is_counted():
+    lines = SESSION.read_bytes().splitlines()
+    stats = SourceStats()
+    parser = TranscriptParser(stats=stats)
+    doubled = [*lines[:4], lines[3], b"not json at all", b"\xff\xfe", b"[1, 2]", *lines[4:]]
+    got = [s.text for s in segment(p for line in doubled for p in parser.feed_line(line))]
+    assert got == SPOKEN
+    assert (stats.lines, stats.malformed) == (len(doubled), 2)
+
+
+class Follower:
+    """``follow`` on a thread, collecting lines; ``until(n)`` waits for n of them."""
+
+    def __init__(self, start: Callable[[threading.Event], object]) -> None:
+        self.lines: list[bytes] = []
+        self.stop = threading.Event()
+        self._more = threading.Condition()
+        self._thread = threading.Thread(target=self._run, args=(start,), daemon=True)
+        self._thread.start()
+
+    def _run(self, start: Callable[[threading.Event], object]) -> None:
+        for line in start(self.stop):
+            with self._more:
+                self.lines.append(line)
+                self._more.notify_all()
+
+    def until(self, count: int, timeout: float = 10.0) -> list[bytes]:
+        with self._more:
+            assert self._more.wait_for(lambda: len(self.lines) >= count, timeout), self.lines
+        return self.lines
+
+    def close(self) -> None:
+        self.stop.set()
+        self._thread.join(5)
+        assert not self._thread.is_alive()
+
+
+def test_follow_starts_at_the_end_and_holds_a_half_written_line(tmp_path: Path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b'{"history": 1}\n')
+    follower = Follower(lambda stop: follow_lines(path, stop=stop, poll=0.01))
+    try:
+        follower.stop.wait(0.1)  # let it settle at the current end
+        with path.open("ab") as handle:
+            handle.write(b'{"a": 1}\n{"b": ')
+            handle.flush()
+            follower.until(1)
+            follower.stop.wait(0.1)
+            assert follower.lines == [b'{"a": 1}']  # the half line waits for its newline
+            handle.write(b"2}\n")
+        assert follower.until(2) == [b'{"a": 1}', b'{"b": 2}']
+    finally:
+        follower.close()
+
+
+def test_follow_survives_truncation_and_rotation(tmp_path: Path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(b"")
+    follower = Follower(lambda stop: follow_lines(path, stop=stop, poll=0.01))
+    try:
+        follower.stop.wait(0.1)
+        path.write_bytes(b'{"one": 1}\n{"two": 2}\n')
+        follower.until(2)
+        path.write_bytes(b'{"three": 3}\n')  # truncated and rewritten, shorter than before
+        follower.until(3)
+        rotated = tmp_path / "new.jsonl"
+        rotated.write_bytes(b'{"four": 4}\n')
+        rotated.replace(path)  # a new file under the same name
+        assert follower.until(4)[2:] == [b'{"three": 3}', b'{"four": 4}']
+    finally:
+        follower.close()
+
+
+def test_watch_without_a_file_follows_the_newest_session_and_moves_to_a_new_one(
+    tmp_path: Path,
+):
+    project = tmp_path / project_key(Path("/home/dev/parser"))
+    project.mkdir()
+    old = project / "old.jsonl"
+    old.write_bytes(SESSION.read_bytes())  # history: never spoken
+    lines = SESSION.read_bytes().splitlines(keepends=True)
+    follower = Follower(
+        lambda stop: (p.text for p in watch_pieces(None, project=project, stop=stop, poll=0.01))
+    )
+    try:
+        follower.stop.wait(0.1)
+        assert newest_transcript(project) == old
+        with old.open("ab") as handle:
+            handle.write(lines[3])
+        assert follower.until(1) == ["Let me look at the parser first."]
+        new = project / "new.jsonl"
+        new.write_bytes(lines[7])  # a new session: read from its start
+        assert follower.until(2)[1] == "The total is overwritten. I will add instead."
+    finally:
+        follower.close()
+
+
+def test_project_key_is_the_path_with_every_other_character_a_dash(tmp_path: Path):
+    assert project_key(Path("/Users/me/my_app.v2")) == "-Users-me-my-app-v2"
