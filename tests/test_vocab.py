@@ -8,8 +8,8 @@ import pytest
 import sentencepiece
 from sentencepiece import sentencepiece_model_pb2
 
+from streamtts.convert.vocab import SCRIPTS, japanese_token_ids
 from streamtts.nllb.tokenizer import NllbTokenizer
-from streamtts.nllb.vocab import SCRIPTS, japanese_token_ids
 
 # SentencePiece ids 3.. of a hand-built vocabulary (0-2 are <unk> <s> </s>); full id = sp id + 1.
 PIECES = (
