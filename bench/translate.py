@@ -60,10 +60,12 @@ ENGINES: dict[str, Engine] = {
         for prune in (False, True)
     },
 }
-# streamtts opens the system's OpenBLAS before MLX when there is one (streamtts/blas.py);
-# `-reference` rows run the same model on the reference BLAS the mlx[cpu] wheel bundles.
+# streamtts opens MKL or the system's OpenBLAS before MLX (streamtts/blas.py); `-openblas`
+# and `-reference` rows force OpenBLAS or the reference BLAS the mlx[cpu] wheel bundles.
+BLAS_CHOICES = ("openblas", "reference")
 for _name in ("mlx-fp32", "mlx-fp32-pruned"):
-    ENGINES[f"{_name}-reference"] = ENGINES[_name]
+    for _choice in BLAS_CHOICES:
+        ENGINES[f"{_name}-{_choice}"] = ENGINES[_name]
 SHAPES = {"full": models.full_shape, "mid": models.mid_shape, "quick": models.quick_shape}
 
 
@@ -152,8 +154,9 @@ def prepare(name: str, shape: models.Shape) -> tuple[Path, dict[str, int], int]:
 def run_engine(spec: dict[str, Any], threads: int) -> dict[str, Any]:
     """Run one engine in a fresh process (``translate_engines.py``) and return its result."""
     env = {**os.environ, **dict.fromkeys(THREAD_ENV, str(threads))}
-    if spec["name"].endswith("-reference"):
-        env["STREAMTTS_BLAS"] = "reference"
+    for choice in BLAS_CHOICES:
+        if spec["name"].endswith(f"-{choice}"):
+            env["STREAMTTS_BLAS"] = choice
     worker = Path(__file__).resolve().parent / "translate_engines.py"
     done = subprocess.run(
         [sys.executable, str(worker)],

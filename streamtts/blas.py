@@ -1,18 +1,25 @@
-"""Which BLAS MLX's CPU matrix products run on: the system's OpenBLAS when it has one.
+"""Which BLAS MLX's CPU matrix products run on: MKL or the system's OpenBLAS when present.
 
 The ``mlx[cpu]`` wheel for Linux links a bundled reference (netlib) BLAS, which multiplies
 matrices at about 2 GFLOP/s; MLX hands every float32 product on the CPU to ``cblas_sgemm``.
-Opening Debian's OpenBLAS (``libopenblas0-pthread``) with ``RTLD_GLOBAL`` *before* the first
-``import mlx.core`` puts its ``cblas_*`` symbols ahead of the bundled library's, so MLX's
-calls go to OpenBLAS without rebuilding anything (the NLLB encoder runs ~20x faster, a
-decode step ~2x). :func:`load` does this once; ``streamtts.nllb`` and ``streamtts.convert``
-call it on import, which every entry point reaches before it imports MLX.
+Opening another BLAS with ``RTLD_GLOBAL`` *before* the first ``import mlx.core`` puts its
+``cblas_*`` symbols ahead of the bundled library's, so MLX's calls go to it without
+rebuilding anything. :func:`load` does this once; ``streamtts.nllb`` and
+``streamtts.convert`` call it on import, which every entry point reaches before MLX.
 
-``STREAMTTS_BLAS`` chooses: ``auto`` (default: OpenBLAS when found), ``reference`` (the
-wheel's own BLAS), or the path of a BLAS library to open. OpenBLAS's thread count is
-``OPENBLAS_NUM_THREADS`` when set, else the CPUs this process may run on (at most 8: a
-decode step is bound by memory bandwidth, which a few cores saturate). macOS needs none
-of this: MLX uses Accelerate there.
+Two libraries are looked for, best first. MKL (``pip install mkl``: ``libmkl_rt`` in this
+environment's ``lib/``) runs the one-row products of a decode step near memory bandwidth.
+Debian's OpenBLAS 0.3.21 (``libopenblas0-pthread``) is as fast on whole matrices (the
+encoder) but sends a one-row ``sgemm`` through its packing path, 3-5x slower than a
+``gemv`` (bench/results/translate*.md); newer OpenBLAS forwards those to ``gemv``.
+
+``STREAMTTS_BLAS`` chooses: ``auto`` (default: MKL, else OpenBLAS, else the wheel's own),
+``mkl``, ``openblas``, ``reference`` (the wheel's own BLAS), or a library's path. Threads:
+``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` when set, else the CPUs this process may
+run on (at most 8: a decode step is bound by memory bandwidth, which a few cores
+saturate); MKL runs its sequential layer unless ``MKL_THREADING_LAYER`` says otherwise, so
+no OpenMP threads spin beside the speech engine. macOS needs none of this: MLX uses
+Accelerate there.
 """
 
 from __future__ import annotations
@@ -35,6 +42,11 @@ CANDIDATES = (
 )
 
 _state: dict[str, object] = {}
+
+
+def _find_mkl() -> str | None:
+    found = sorted(Path(sys.prefix, "lib").glob("libmkl_rt.so*"))
+    return str(found[0]) if found else None
 
 
 def _find_openblas() -> str | None:
@@ -63,19 +75,27 @@ def load() -> str | None:
     choice = os.environ.get(ENV, "auto").strip() or "auto"
     path = None
     if sys.platform.startswith("linux") and choice != "reference":
-        path = _find_openblas() if choice == "auto" else choice
+        finders = {"auto": (_find_mkl, _find_openblas), "mkl": (_find_mkl,)}
+        finders["openblas"] = (_find_openblas,)
+        if choice in finders:
+            path = next((p for find in finders[choice] if (p := find())), None)
+        else:
+            path = choice
     if path and "mlx.core" in sys.modules:
         # Too late: MLX's symbols are already bound to the bundled library.
         _state["late"] = True
         path = None
     if path:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", str(_threads()))
+        os.environ.setdefault("MKL_NUM_THREADS", str(_threads()))
+        os.environ.setdefault("MKL_THREADING_LAYER", "SEQUENTIAL")
         try:
             _state["lib"] = ctypes.CDLL(path, mode=os.RTLD_GLOBAL)
         except OSError:
-            if choice != "auto":
+            if choice in ("auto", "mkl", "openblas"):
+                path = None  # found but unusable: the wheel's own BLAS still works
+            else:
                 raise
-            path = None
     _state["path"] = path
     return path
 
@@ -105,11 +125,20 @@ def _resolved_sgemm() -> str | None:
 def in_use() -> str:
     """One short phrase naming the BLAS behind MLX's CPU products, e.g. for ``--stats``.
 
-    ``OpenBLAS 0.3.21 (2 threads)``, ``reference BLAS (mlx wheel)``, or ``Accelerate``.
+    ``MKL 2026.0.2 (sequential)``, ``OpenBLAS 0.3.21 (2 threads)``, ``reference BLAS (mlx
+    wheel)``, or ``Accelerate``.
     """
     if sys.platform == "darwin":
         return "Accelerate"
     lib = _state.get("lib")
+    if lib is not None and hasattr(lib, "MKL_Get_Version_String"):
+        text = ctypes.create_string_buffer(256)
+        lib.MKL_Get_Version_String(text, len(text))
+        words = text.value.decode().split()
+        version = next((w for w in words if w[:1].isdigit()), "").split("-")[0]
+        layer = os.environ.get("MKL_THREADING_LAYER", "").lower()
+        threads = "sequential" if layer == "sequential" else f"{lib.MKL_Get_Max_Threads()} threads"
+        return f"MKL {version} ({threads})"
     if lib is not None:
         try:
             lib.openblas_get_config.restype = ctypes.c_char_p
