@@ -188,11 +188,13 @@ NOTES = """## How to read it
   processes' load moves it); floor/step is the share of that floor achieved.
 - CTranslate2 has no encoder-only call: its encoder ms is a translation that stops at the
   language token (encoder plus one decoder step).
-- MLX rows run with the BLAS streamtts picks (`streamtts/blas.py`: Debian's OpenBLAS,
-  `libopenblas0-pthread`, opened before MLX); `-reference` rows set `STREAMTTS_BLAS=reference`
-  and run on the reference BLAS that the `mlx[cpu]` wheel for Linux bundles. MLX sends every
-  float32 matmul to `cblas_sgemm`, so only the BLAS changes. Each row's BLAS is listed below
-  the table.
+- MLX rows run with the BLAS streamtts picks (`streamtts/blas.py`, opened before MLX: MKL
+  from `pip install mkl` when present, else Debian's OpenBLAS `libopenblas0-pthread`);
+  `-openblas` rows set `STREAMTTS_BLAS=openblas`, `-reference` rows `STREAMTTS_BLAS=reference`
+  (the reference BLAS that the `mlx[cpu]` wheel for Linux bundles). MLX sends every float32
+  matmul to `cblas_sgemm`, so only the BLAS changes; each row's BLAS is listed below the
+  table. OpenBLAS 0.3.21 runs a one-row `sgemm` (every decode-step product) through its
+  packing path, 3-5x slower than its own `sgemv`; MKL does not.
 - same tokens: sentences whose tokens equal transformers' exactly. Full-head engines are
   compared with plain greedy decoding; pruned heads with transformers' greedy decoding
   restricted to the pruned head's rows (a logits processor sets every other score to -inf),
