@@ -1,16 +1,18 @@
 """Translation benchmark: the MLX NLLB port against transformers and CTranslate2.
 
-Usage: ``.venv/bin/python bench/translate.py [--quick] [--engines mlx-fp32,torch,...]``
+Usage: ``.venv/bin/python bench/translate.py [--shape full|mid|quick] [--engines mlx-fp32,...]``
 
-The full NLLB-600M shape with seeded random weights (``bench/nllb_models.py``) is converted
-to every MLX variant (fp32, bf16, fp16, 8-bit, 4-bit; full and Japanese-pruned head) and to
-CTranslate2 (float32, int8). Every engine gets the same source ids and is forced to the same
-output length (end-of-sentence disabled), each in its own process, one after another. A
-single-sentence decode step is a matrix-vector product per weight matrix, so its speed is
-bound by memory bandwidth: the report sets each engine's measured step against the bytes
-that step must read (decoder layers, output head, caches; counted from the stored tensors)
-divided by this machine's measured read bandwidth (``bench/membw.py``). Results go to
-``bench/results/translate.md`` (and ``.json``).
+The full NLLB-600M shape (or ``mid``: its widths and vocabulary with 6+6 layers) with seeded
+random weights (``bench/nllb_models.py``) is converted to every MLX variant (fp32, bf16,
+fp16, 8-bit, 4-bit; full and Japanese-pruned head) and to CTranslate2 (float32, int8). MLX
+rows use the BLAS streamtts picks; ``-openblas`` and ``-reference`` rows force one. Every
+engine gets the same source ids and is forced to the same output length (end-of-sentence
+disabled), each in its own process, one after another. A single-sentence decode step is a
+matrix-vector product per weight matrix, so its speed is bound by memory bandwidth: the
+report sets each engine's measured step against the bytes that step must read (decoder
+layers, output head, caches; counted from the stored tensors) divided by this machine's
+measured read bandwidth (``bench/membw.py``). Results go to
+``bench/results/translate[-SHAPE].md`` (and ``.json``).
 """
 
 from __future__ import annotations
@@ -59,13 +61,13 @@ ENGINES: dict[str, Engine] = {
         for prune in (False, True)
     },
 }
-# The mlx[cpu] wheel for Linux links the reference (netlib) BLAS, which multiplies matrices
-# at about 2 GFLOP/s here. Debian's OpenBLAS (apt-get install libopenblas0-pthread) exports
-# the same cblas symbols, so preloading it swaps MLX's matmul backend without rebuilding.
-OPENBLAS = Path("/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3")
-if OPENBLAS.is_file():
-    for _name in ("mlx-fp32", "mlx-fp32-pruned"):
-        ENGINES[f"{_name}-openblas"] = ENGINES[_name]
+# streamtts opens MKL or the system's OpenBLAS before MLX (streamtts/blas.py); `-openblas`
+# and `-reference` rows force OpenBLAS or the reference BLAS the mlx[cpu] wheel bundles.
+BLAS_CHOICES = ("openblas", "reference")
+for _name in ("mlx-fp32", "mlx-fp32-pruned"):
+    for _choice in BLAS_CHOICES:
+        ENGINES[f"{_name}-{_choice}"] = ENGINES[_name]
+SHAPES = {"full": models.full_shape, "mid": models.mid_shape, "quick": models.quick_shape}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -153,8 +155,9 @@ def prepare(name: str, shape: models.Shape) -> tuple[Path, dict[str, int], int]:
 def run_engine(spec: dict[str, Any], threads: int) -> dict[str, Any]:
     """Run one engine in a fresh process (``translate_engines.py``) and return its result."""
     env = {**os.environ, **dict.fromkeys(THREAD_ENV, str(threads))}
-    if spec["name"].endswith("-openblas"):
-        env["LD_PRELOAD"] = str(OPENBLAS)
+    for choice in BLAS_CHOICES:
+        if spec["name"].endswith(f"-{choice}"):
+            env["STREAMTTS_BLAS"] = choice
     worker = Path(__file__).resolve().parent / "translate_engines.py"
     done = subprocess.run(
         [sys.executable, str(worker)],
@@ -246,7 +249,7 @@ def run_engines(
 def main() -> None:
     """Build the models, run every engine, print the table and write the results files."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small shape, for a smoke run")
+    parser.add_argument("--shape", choices=SHAPES, default="full", help="quick: a smoke run")
     parser.add_argument("--engines", help=f"comma-separated subset of: {', '.join(ENGINES)}")
     parser.add_argument("--sentences", type=int, default=20)
     parser.add_argument("--length", type=int, default=24, help="source ids per sentence (±3)")
@@ -257,7 +260,7 @@ def main() -> None:
     parser.add_argument("--tag", help="write results/translate-TAG.md instead")
     args = parser.parse_args()
 
-    shape = models.quick_shape() if args.quick else models.full_shape()
+    shape = SHAPES[args.shape]()
     names = args.engines.split(",") if args.engines else list(ENGINES)
     unknown = set(names) - set(ENGINES)
     if unknown:
@@ -313,7 +316,7 @@ def main() -> None:
     print(table)
     print("\n".join(checks))
     settings = Settings(
-        quick=args.quick,
+        shape=args.shape,
         sentences=args.sentences,
         new_tokens=args.new_tokens,
         min_sentences=args.min_sentences,

@@ -13,7 +13,6 @@ cross-attention projections) instead of hiding them.
 from __future__ import annotations
 
 import json
-import os
 import resource
 import sys
 import time
@@ -57,12 +56,17 @@ def _measure(
 
 def run_mlx(spec: dict[str, Any]) -> dict[str, Any]:
     """The streamtts MLX port, through its public load and generate."""
+    from streamtts import blas
+
+    blas.load()  # before MLX is first imported, as streamtts.nllb does
     import mlx.core as mx
 
     from streamtts.nllb.generate import GenerateOptions, generate, pad_batch
     from streamtts.nllb.load import load
 
+    started = time.perf_counter()
     bundle = load(Path(spec["model_dir"]))
+    load_ms = (time.perf_counter() - started) * 1e3
     model = bundle.model
 
     def encode(src: list[int]) -> None:
@@ -74,8 +78,8 @@ def run_mlx(spec: dict[str, Any]) -> dict[str, Any]:
         return generate(bundle, [src], tgt_lang_id=spec["tgt_lang_id"], options=options)[0]
 
     result = _measure(spec, encode, translate)
-    blas = os.environ.get("LD_PRELOAD") or "the wheel's bundled BLAS"
-    result["threads"] = f"MLX CPU scheduler; matmuls in {blas}"
+    result["load_ms"] = load_ms
+    result["threads"] = f"MLX CPU; matmuls in {blas.in_use()} ({blas.resolved_library()})"
     return result
 
 

@@ -2,3 +2,8 @@
 
 The only code in the project that imports torch.
 """
+
+from streamtts import blas
+
+# Before checkpoint.py imports MLX (see streamtts/blas.py).
+blas.load()

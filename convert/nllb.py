@@ -5,31 +5,41 @@ Conversion is the loader run in reverse: the checkpoint's weights go through the
 directory that loads. Options change only what is stored: the dtype of float weights,
 affine quantization of every layer whose input width divides by the group size
 (the shared embedding included), and a pruned output head that keeps the rows a target
-language can use (:func:`streamtts.nllb.vocab.japanese_token_ids`), padded to a multiple
-of 64 with copies of ``</s>``'s row, which cannot change an argmax. Everything is written
-into a temporary sibling directory that is renamed into place only when complete; a
-manifest of sha256 sums lets the loader reject a damaged copy later.
+language can use (:func:`streamtts.convert.vocab.japanese_token_ids`), padded to a multiple
+of 64 with copies of ``</s>``'s row, which cannot change an argmax. Float32 matrices are
+stored transposed (``matrix_layout``, see ``streamtts/nllb/load.py``) so that loading them
+column-major costs no copy. Everything is written into a staging sibling directory that
+replaces the output only when complete (``staging.py``); a manifest of sizes and sha256
+sums lets the loader reject a damaged copy later. Options and the output path are checked
+before any download.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
+from mlx.utils import tree_flatten
 
 from streamtts.convert.checkpoint import CheckpointError, read_checkpoint
+from streamtts.convert.staging import check_writable, replace_directory
+from streamtts.convert.vocab import japanese_token_ids
 from streamtts.errors import StreamttsError
-from streamtts.nllb.load import CONFIG, SPM_MODEL, build_model, write_manifest
+from streamtts.nllb.load import (
+    CONFIG,
+    MATRIX_LAYOUT,
+    SPM_MODEL,
+    build_model,
+    stored_transposed,
+    write_manifest,
+)
 from streamtts.nllb.model import Model
 from streamtts.nllb.tokenizer import NllbTokenizer
-from streamtts.nllb.vocab import japanese_token_ids
 
 DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
 QUANTIZE_BITS = (4, 8)
@@ -66,7 +76,11 @@ class ConvertResult:
     kept_vocab: int | None
 
 
-def _check_options(options: ConvertOptions, out: Path) -> None:
+def check_options(options: ConvertOptions, out: Path) -> None:
+    """Raise :class:`ConvertError` for a bad option or an output that cannot be written.
+
+    Cheap, so the command line calls it before downloading anything.
+    """
     if options.dtype not in DTYPES:
         raise ConvertError(f"--dtype must be one of {', '.join(DTYPES)}, not {options.dtype!r}")
     if options.quantize is not None and options.quantize not in QUANTIZE_BITS:
@@ -75,6 +89,10 @@ def _check_options(options: ConvertOptions, out: Path) -> None:
         raise ConvertError(f"--group-size must be 32, 64 or 128, not {options.group_size}")
     if out.exists() and not options.force:
         raise ConvertError(f"{out} already exists; pass --force to replace it")
+    try:
+        check_writable(out)
+    except StreamttsError as error:
+        raise ConvertError(str(error)) from None
 
 
 def _read_source(checkpoint: Path) -> tuple[dict[str, Any], NllbTokenizer]:
@@ -82,13 +100,20 @@ def _read_source(checkpoint: Path) -> tuple[dict[str, Any], NllbTokenizer]:
         config = json.loads((checkpoint / CONFIG).read_text())
     except (OSError, ValueError) as error:
         raise ConvertError(f"cannot read {checkpoint / CONFIG}: {error}") from None
+    if not isinstance(config, dict):
+        raise ConvertError(f"{checkpoint / CONFIG} is not a model config (a JSON object)")
     if config.get("model_type") != "m2m_100":
         raise ConvertError(
             f"{checkpoint} holds a {config.get('model_type')!r} model, not NLLB-200 (m2m_100)"
         )
     if not (checkpoint / SPM_MODEL).is_file():
         raise ConvertError(f"{checkpoint} has no {SPM_MODEL}")
-    tokenizer = NllbTokenizer.from_file(checkpoint / SPM_MODEL)
+    try:
+        tokenizer = NllbTokenizer.from_file(checkpoint / SPM_MODEL)
+    except (OSError, RuntimeError, ValueError):
+        raise ConvertError(f"{checkpoint / SPM_MODEL} is not a SentencePiece model") from None
+    if not isinstance(config.get("vocab_size"), int):
+        raise ConvertError(f"{checkpoint / CONFIG} has no integer vocab_size")
     if len(tokenizer) > config["vocab_size"]:
         raise ConvertError(
             f"{SPM_MODEL} needs {len(tokenizer)} ids but the model has {config['vocab_size']}"
@@ -129,22 +154,13 @@ def quantize(model: nn.Module, *, bits: int, group_size: int) -> dict[str, Any]:
     return {"group_size": group_size, "bits": bits, "mode": "affine"}
 
 
-def _write_atomically(out: Path, write: Callable[[Path], None]) -> None:
-    # A sibling temporary directory keeps the final rename on one filesystem.
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        write(staging)
-        if out.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            out.rename(retired / out.name)
-            staging.rename(out)
-            shutil.rmtree(retired)
-        else:
-            staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+def save_weights(directory: Path, model: nn.Module) -> None:
+    """The model's arrays as ``model.safetensors``, float32 matrices transposed (``[in, out]``)."""
+    weights = {
+        name: mx.contiguous(array.T) if stored_transposed(name, array) else array
+        for name, array in tree_flatten(model.parameters())
+    }
+    mx.save_safetensors(str(directory / "model.safetensors"), weights, metadata={"format": "mlx"})
 
 
 def convert_checkpoint(
@@ -154,10 +170,8 @@ def convert_checkpoint(
     options: ConvertOptions = ConvertOptions(),
 ) -> ConvertResult:
     """Convert the Hugging Face checkpoint directory ``checkpoint`` into ``out``."""
-    from mlx_lm.utils import save_model
-
     checkpoint, out = Path(checkpoint), Path(out)
-    _check_options(options, out)
+    check_options(options, out)
     config, tokenizer = _read_source(checkpoint)
     try:
         weights = Model.sanitize(read_checkpoint(checkpoint))
@@ -169,13 +183,14 @@ def convert_checkpoint(
     config["vocab_pruning"] = None
     if options.prune_vocab:
         weights, config["vocab_pruning"] = prune_head(weights, tokenizer, options.prune_vocab)
+    config["matrix_layout"] = MATRIX_LAYOUT
     dtype = DTYPES[options.dtype]
     weights = {
         k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v for k, v in weights.items()
     }
     try:
         model = build_model(config, weights)
-    except ValueError as error:
+    except (ValueError, KeyError, TypeError) as error:
         raise ConvertError(f"{checkpoint} does not match its config.json: {error}") from None
     config["quantization"] = None
     if options.quantize:
@@ -184,12 +199,12 @@ def convert_checkpoint(
         )
 
     def write(staging: Path) -> None:
-        save_model(staging, model)
+        save_weights(staging, model)
         (staging / CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         shutil.copyfile(checkpoint / SPM_MODEL, staging / SPM_MODEL)
         write_manifest(staging)
 
-    _write_atomically(out, write)
+    replace_directory(out, write)
     pruning = config["vocab_pruning"]
     return ConvertResult(
         out=out,

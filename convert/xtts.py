@@ -5,17 +5,18 @@ Only what inference reads is fetched: ``config.json``, ``model.pth``, ``vocab.js
 serve training only. The download goes through the shared Hugging Face cache (``hub.py``,
 so ``HF_HOME``, offline mode and tokens behave as elsewhere). The files are then copied,
 not linked: coqui rewrites a legacy ``model.pth`` in place on its first load, which through
-a link would alter the cache's blob. Everything is staged in a temporary sibling directory
-and renamed into place, so an interrupted install never leaves a directory that loads.
+a link would alter the cache's blob. Everything is staged in a sibling directory that
+replaces the old one atomically (``staging.py``), so an interrupted or failed install
+never leaves a directory that loads half, nor loses the previous one.
 """
 
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 from streamtts.convert.hub import snapshot
+from streamtts.convert.staging import check_writable, replace_directory
 from streamtts.errors import StreamttsError
 from streamtts.tts.xtts import REQUIRED_FILES, SPEAKERS_FILE
 
@@ -45,6 +46,7 @@ def install_xtts(
     """
     if out.exists() and not force:  # say so before a long download, not after
         raise InstallError(f"{out} already exists; pass --force to replace it")
+    check_writable(out)
     if source is None:
         source = snapshot(repo_id, revision, list(FILES), instead=FROM_LOCAL)
     missing = [name for name in REQUIRED_FILES if not (source / name).is_file()]
@@ -52,17 +54,13 @@ def install_xtts(
         raise InstallError(
             f"{source} is not an XTTS v2 model directory (missing {', '.join(missing)})"
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        written = 0
+    written = 0
+
+    def write(staging: Path) -> None:
+        nonlocal written
         for name in FILES:
             if (source / name).is_file():
                 written += shutil.copyfile(source / name, staging / name).stat().st_size
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+
+    replace_directory(out, write)
     return written

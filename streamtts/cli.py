@@ -200,8 +200,9 @@ def convert(
     ] = False,
 ) -> None:
     """Fetch NLLB-200 from the Hugging Face hub (or --from DIR) and port it to MLX."""
-    from streamtts.convert.hub import HubError, fetch
-    from streamtts.convert.nllb import ConvertError, ConvertOptions, convert_checkpoint
+    from streamtts.convert.hub import fetch
+    from streamtts.convert.nllb import ConvertOptions, check_options, convert_checkpoint
+    from streamtts.errors import StreamttsError
     from streamtts.translate import default_model_dir
 
     options = ConvertOptions(
@@ -209,11 +210,10 @@ def convert(
     )
     out = out or default_model_dir()
     try:
-        if out.exists() and not force:  # say so before a long download, not after
-            raise ConvertError(f"{out} already exists; pass --force to replace it")
+        check_options(options, out)  # options and output path: before a long download
         checkpoint = from_dir if from_dir is not None else fetch(model_id)
         result = convert_checkpoint(checkpoint, out, options=options)
-    except (HubError, ConvertError) as exc:
+    except StreamttsError as exc:
         raise fail(str(exc)) from None
     quantized = f", {result.quantization['bits']}-bit" if result.quantization else ""
     head = (
@@ -254,15 +254,17 @@ def fetch_xtts(
     ] = False,
 ) -> None:
     """Fetch XTTS v2 once from the Hugging Face hub (or --from DIR) for `--tts xtts`."""
-    from streamtts.convert.hub import HubError
-    from streamtts.convert.xtts import LICENSE_NOTE, InstallError, install_xtts
+    from streamtts.convert.xtts import LICENSE_NOTE, install_xtts
+    from streamtts.errors import StreamttsError, from_os_error
     from streamtts.tts.xtts import default_model_dir
 
     out = out or default_model_dir()
     try:
         size = install_xtts(out, source=from_dir, repo_id=repo_id, revision=revision, force=force)
-    except (HubError, InstallError, OSError) as exc:
+    except StreamttsError as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(str(from_os_error("write", out, exc))) from None
     typer.echo(f"wrote {out} ({size / 1e6:.1f} MB); {LICENSE_NOTE}")
 
 

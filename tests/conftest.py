@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+import streamtts.nllb  # noqa: F401 - opens OpenBLAS (streamtts/blas.py) before any test imports MLX
+
 # PortAudio's ALSA backend reads its configuration once, when sounddevice is first
 # imported, so this must be set before any test imports it: a null output device and a
 # capturing one (see tests/data/asound.conf), on machines with no sound card.

@@ -172,7 +172,7 @@ def test_missing_model_is_one_line(tmp_path: Path):
 def test_corrupt_model_is_one_line(model_dir: Path):
     weights = next(model_dir.glob("*.safetensors"))
     data = bytearray(weights.read_bytes())
-    data[-1] ^= 0xFF
+    del data[-1]  # a short copy: every load checks sizes (hashes only when asked to verify)
     weights.write_bytes(bytes(data))
     result = runner.invoke(app, ["translate", "--model-dir", str(model_dir), "Hello."])
     assert result.exit_code == 1

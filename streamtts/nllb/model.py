@@ -6,8 +6,10 @@ half then cos half, numbered from ``pad_token_id + 1`` like fairseq, with a zero
 row); ReLU feed-forward blocks; a final layer norm after each stack; no logits bias. The
 layout follows mlx-lm: ``ModelArgs`` keeps the Hugging Face config names, ``Model.sanitize``
 is the pure weight-renaming step shared by converter and loader, and the decoder's
-self-attention cache is mlx-lm's preallocating ``KVCache``. Cross-attention keys and values
-are computed once per batch of sentences (:meth:`Model.cross_kv`) rather than per step.
+self-attention cache is a preallocating ``KVCache`` like mlx-lm's (written here, because
+importing ``mlx_lm`` pulls in transformers and torch: seconds of start-up on the speaking
+path). Cross-attention keys and values are computed once per batch of sentences
+(:meth:`Model.cross_kv`) rather than per step.
 An optional pruned output head (``lm_head`` + ``vocab_map``) scores only the tokens the
 target language can use; the input embedding always stays whole.
 """
@@ -21,7 +23,6 @@ from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
-from mlx_lm.models.cache import KVCache
 
 # One (keys, values) pair per decoder layer, each [batch, heads, source length, head dim].
 CrossKV = list[tuple[mx.array, mx.array]]
@@ -58,6 +59,39 @@ class ModelArgs:
         if args.activation_function != "relu":
             raise ValueError(f"unsupported activation {args.activation_function!r} (NLLB: relu)")
         return args
+
+
+class KVCache:
+    """One decoder layer's self-attention keys and values, grown in blocks of ``step`` positions.
+
+    Keys and values are [batch, heads, positions, head dim]; ``offset`` counts the positions
+    stored. Writing into preallocated blocks keeps a step from copying the whole cache.
+    """
+
+    step = 256
+
+    def __init__(self) -> None:
+        self.keys: mx.array | None = None
+        self.values: mx.array | None = None
+        self.offset = 0
+
+    def update_and_fetch(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
+        """Append ``keys``/``values`` [B, H, L, D] and return all positions so far."""
+        start, length = self.offset, keys.shape[2]
+        if self.keys is None or start + length > self.keys.shape[2]:
+            B, H, _, D = keys.shape
+            blocks = -(-length // self.step) * self.step
+            new_k = mx.zeros((B, H, blocks, D), keys.dtype)
+            new_v = mx.zeros((B, H, blocks, values.shape[3]), values.dtype)
+            if self.keys is None:
+                self.keys, self.values = new_k, new_v
+            else:
+                self.keys = mx.concatenate([self.keys[..., :start, :], new_k], axis=2)
+                self.values = mx.concatenate([self.values[..., :start, :], new_v], axis=2)
+        self.offset += length
+        self.keys[..., start : self.offset, :] = keys
+        self.values[..., start : self.offset, :] = values
+        return self.keys[..., : self.offset, :], self.values[..., : self.offset, :]
 
 
 def sinusoidal_positions(num_positions: int, dims: int, padding_idx: int) -> mx.array:

@@ -1,0 +1,109 @@
+"""What the Japanese head pruning keeps, and what Japanese text it can still write.
+
+Usage: ``.venv/bin/python bench/vocab_pruning.py``
+
+Two figures for ``streamtts.convert.vocab.japanese_token_ids``:
+
+- kept: its share of the benchmarks' synthetic 256,000-piece vocabulary
+  (``bench/nllb_models.py``: pieces shared out by script like NLLB's 202 languages).
+- lossless: a SentencePiece BPE model (NLLB's settings) is trained on the English,
+  Japanese and code corpus of the tests plus the even lines of
+  ``bench/data/japanese-mixed.txt`` (Japanese prose and Japanese mixed with code, as a
+  coding agent writes it); on the odd, held-out lines it counts the lines whose usual
+  segmentation uses kept pieces only, and the lines that some segmentation into kept
+  pieces can still write exactly (the pruned model can only emit kept pieces).
+
+The real NLLB vocabulary cannot be downloaded here: both figures stand in for it.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+DATA = ROOT / "bench" / "data" / "japanese-mixed.txt"
+
+
+def segmentable(text: str, pieces: set[str], longest: int) -> bool:
+    """Whether ``text`` (SentencePiece-normalized) splits exactly into ``pieces``."""
+    reachable = [True] + [False] * len(text)
+    for end in range(1, len(text) + 1):
+        reachable[end] = any(
+            reachable[start] and text[start:end] in pieces
+            for start in range(max(0, end - longest), end)
+        )
+    return reachable[-1]
+
+
+def main() -> None:
+    """Print the kept share and the held-out lossless shares."""
+    import nllb_models as models
+    import sentencepiece
+    from conftest import make_corpus
+
+    from streamtts.convert.vocab import japanese_token_ids
+    from streamtts.nllb.tokenizer import WORD_MARKER, NllbTokenizer
+
+    shape = models.full_shape()
+    spm = models.cache_dir(shape) / "synthetic.spm.model"
+    if not spm.is_file():
+        spm.parent.mkdir(parents=True, exist_ok=True)
+        models.write_spm_model(spm, shape.sp_size)
+    synthetic = NllbTokenizer.from_file(spm)
+    kept = japanese_token_ids(synthetic)
+    print(
+        f"synthetic 256k vocabulary: kept {len(kept)} of {len(synthetic)} "
+        f"({len(kept) / len(synthetic):.1%})"
+    )
+
+    lines = [line for line in DATA.read_text().splitlines() if line.strip()]
+    train, held_out = lines[0::2], lines[1::2]
+    buffer = io.BytesIO()
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(make_corpus() + train),
+        model_writer=buffer,
+        model_type="bpe",
+        vocab_size=1200,
+        character_coverage=1.0,
+        unk_id=0,
+        bos_id=1,
+        eos_id=2,
+        pad_id=-1,
+        byte_fallback=False,
+        normalization_rule_name="nmt_nfkc",
+        num_threads=1,
+        minloglevel=2,
+    )
+    processor = sentencepiece.SentencePieceProcessor(model_proto=buffer.getvalue())
+    tokenizer = NllbTokenizer(processor)
+    kept_ids = set(japanese_token_ids(tokenizer))
+    kept_pieces = {tokenizer.piece(i) for i in kept_ids if not tokenizer.is_special(i)}
+    longest = max(map(len, kept_pieces))
+    print(
+        f"trained {len(processor)}-piece vocabulary: kept {len(kept_ids)} of {len(tokenizer)} "
+        f"({len(kept_ids) / len(tokenizer):.1%})"
+    )
+    # The small trained vocabulary lacks many held-out kanji (<unk> with or without pruning):
+    # those characters are left out, so that what is counted is what pruning loses.
+    every = [tokenizer.piece(i) for i in range(len(tokenizer)) if not tokenizer.is_special(i)]
+    known = {char for piece in every for char in piece}
+    usual = exact = 0
+    for line in held_out:
+        text = "".join(c for c in "".join(processor.encode(line, out_type=str)) if c in known)
+        ids = tokenizer._to_fairseq(processor.encode(text.replace(WORD_MARKER, " ").strip()))
+        usual += set(ids) <= kept_ids
+        exact += segmentable(text, kept_pieces | {WORD_MARKER}, longest)
+    n = len(held_out)
+    print(
+        f"held-out lines: {n}; usual segmentation all kept {usual}/{n} ({usual / n:.0%}), "
+        f"writable exactly with kept pieces {exact}/{n} ({exact / n:.0%})"
+    )
+
+
+if __name__ == "__main__":
+    main()
