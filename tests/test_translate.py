@@ -212,9 +212,7 @@ def test_default_model_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 def test_auto_with_a_corrupt_model_loads_it_once_for_the_run(model_dir: Path):
     weights = next(model_dir.glob("*.safetensors"))
-    data = bytearray(weights.read_bytes())
-    data[-1] ^= 0xFF
-    weights.write_bytes(bytes(data))
+    weights.write_bytes(weights.read_bytes()[:-1])  # a short copy, which every load notices
     loads = []
 
     def load_nllb() -> NllbTranslator:
