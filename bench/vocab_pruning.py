@@ -18,7 +18,6 @@ The real NLLB vocabulary cannot be downloaded here: both figures stand in for it
 
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def main() -> None:
     """Print the kept share and the held-out lossless shares."""
     import nllb_models as models
     import sentencepiece
-    from conftest import make_corpus
+    from conftest import make_corpus, train_spm
 
     from streamtts.convert.vocab import japanese_token_ids
     from streamtts.nllb.tokenizer import WORD_MARKER, NllbTokenizer
@@ -63,23 +62,8 @@ def main() -> None:
 
     lines = [line for line in DATA.read_text().splitlines() if line.strip()]
     train, held_out = lines[0::2], lines[1::2]
-    buffer = io.BytesIO()
-    sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(make_corpus() + train),
-        model_writer=buffer,
-        model_type="bpe",
-        vocab_size=1200,
-        character_coverage=1.0,
-        unk_id=0,
-        bos_id=1,
-        eos_id=2,
-        pad_id=-1,
-        byte_fallback=False,
-        normalization_rule_name="nmt_nfkc",
-        num_threads=1,
-        minloglevel=2,
-    )
-    processor = sentencepiece.SentencePieceProcessor(model_proto=buffer.getvalue())
+    model = train_spm(make_corpus() + train, vocab_size=1200)
+    processor = sentencepiece.SentencePieceProcessor(model_proto=model)
     tokenizer = NllbTokenizer(processor)
     kept_ids = set(japanese_token_ids(tokenizer))
     kept_pieces = {tokenizer.piece(i) for i in kept_ids if not tokenizer.is_special(i)}

@@ -82,14 +82,21 @@ def spm_model(tmp_path_factory: pytest.TempPathFactory, spm_corpus: list[str]) -
     Like NLLB's model: BPE, ``<unk>``/``<s>``/``</s>`` at SentencePiece ids 0/1/2, no
     ``<pad>`` piece, no byte fallback, nmt_nfkc normalization, full character coverage.
     """
+    path = tmp_path_factory.mktemp("spm") / "sentencepiece.bpe.model"
+    path.write_bytes(train_spm(spm_corpus, vocab_size=700))
+    return path
+
+
+def train_spm(corpus: list[str], *, vocab_size: int) -> bytes:
+    """A SentencePiece model trained on ``corpus`` with NLLB's settings (see ``spm_model``)."""
     import sentencepiece
 
     buffer = io.BytesIO()
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(spm_corpus),
+        sentence_iterator=iter(corpus),
         model_writer=buffer,
         model_type="bpe",
-        vocab_size=700,
+        vocab_size=vocab_size,
         character_coverage=1.0,
         unk_id=0,
         bos_id=1,
@@ -100,9 +107,7 @@ def spm_model(tmp_path_factory: pytest.TempPathFactory, spm_corpus: list[str]) -
         num_threads=1,
         minloglevel=2,
     )
-    path = tmp_path_factory.mktemp("spm") / "sentencepiece.bpe.model"
-    path.write_bytes(buffer.getvalue())
-    return path
+    return buffer.getvalue()
 
 
 def _write_tokenizer_files(spm_model: Path, out: Path) -> None:
