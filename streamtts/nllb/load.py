@@ -14,7 +14,7 @@ Float32 weight matrices are stored transposed (``[in, out]``, config ``"matrix_l
 "in_out"``) and loaded as a free ``.T`` view: the same values, column-major. MLX's CPU
 backend hands float32 products to BLAS, and a column-major weight makes ``x @ W.T`` a
 plain no-transpose product, which both the reference BLAS of the Linux ``mlx[cpu]`` wheel
-(2.3-5.6x, bench/results/translate-column-major.md) and OpenBLAS run faster. Converting
+(2.3-5.6x, bench/results/archive/translate-column-major.md) and OpenBLAS run faster. Converting
 does the transpose once; loading copies nothing. Older directories without the entry load
 row-major as they are.
 """
