@@ -17,7 +17,6 @@ import typer
 from streamtts import __version__
 from streamtts.console import (
     exit_interrupted,
-    fail,
     one_line_errors,
     open_input,
     print_line,
@@ -173,9 +172,8 @@ def convert(
     out: Annotated[
         Path | None,
         typer.Option(
-            envvar="STREAMTTS_MODEL_DIR",
-            help="Output model directory (default: streamtts/nllb-200-distilled-600M-mlx "
-            "in the user cache directory).",
+            help="Output model directory (default: $STREAMTTS_MODEL_DIR, else "
+            "streamtts/nllb-200-distilled-600M-mlx in the user cache directory).",
             show_default=False,
         ),
     ] = None,
@@ -202,19 +200,15 @@ def convert(
     """Fetch NLLB-200 from the Hugging Face hub (or --from DIR) and port it to MLX."""
     from streamtts.convert.hub import fetch
     from streamtts.convert.nllb import ConvertOptions, check_options, convert_checkpoint
-    from streamtts.errors import StreamttsError
     from streamtts.translate import default_model_dir
 
     options = ConvertOptions(
         dtype=dtype, quantize=quantize, group_size=group_size, prune_vocab=prune_vocab, force=force
     )
     out = out or default_model_dir()
-    try:
-        check_options(options, out)  # options and output path: before a long download
-        checkpoint = from_dir if from_dir is not None else fetch(model_id)
-        result = convert_checkpoint(checkpoint, out, options=options)
-    except StreamttsError as exc:
-        raise fail(str(exc)) from None
+    check_options(options, out)  # options and output path: before a long download
+    checkpoint = from_dir if from_dir is not None else fetch(model_id)
+    result = convert_checkpoint(checkpoint, out, options=options)
     quantized = f", {result.quantization['bits']}-bit" if result.quantization else ""
     head = (
         f"output head {result.kept_vocab} of {result.vocab_size} tokens"
@@ -241,8 +235,8 @@ def fetch_xtts(
     out: Annotated[
         Path | None,
         typer.Option(
-            envvar="STREAMTTS_XTTS_DIR",
-            help="Model directory (default: streamtts/XTTS-v2 in the user cache dir).",
+            help="Model directory (default: $STREAMTTS_XTTS_DIR, else streamtts/XTTS-v2 in "
+            "the user cache directory).",
             show_default=False,
         ),
     ] = None,
@@ -255,16 +249,14 @@ def fetch_xtts(
 ) -> None:
     """Fetch XTTS v2 once from the Hugging Face hub (or --from DIR) for `--tts xtts`."""
     from streamtts.convert.xtts import LICENSE_NOTE, install_xtts
-    from streamtts.errors import StreamttsError, from_os_error
+    from streamtts.errors import from_os_error
     from streamtts.tts.xtts import default_model_dir
 
     out = out or default_model_dir()
     try:
         size = install_xtts(out, source=from_dir, repo_id=repo_id, revision=revision, force=force)
-    except StreamttsError as exc:
-        raise fail(str(exc)) from None
     except OSError as exc:
-        raise fail(str(from_os_error("write", out, exc))) from None
+        raise from_os_error("write", out, exc) from None
     typer.echo(f"wrote {out} ({size / 1e6:.1f} MB); {LICENSE_NOTE}")
 
 

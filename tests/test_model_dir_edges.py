@@ -72,6 +72,19 @@ def test_convert_checks_the_output_path_before_any_download(
     )
 
 
+def test_convert_with_an_empty_model_dir_variable_is_one_line(
+    no_download: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)  # an empty path would have meant here
+    monkeypatch.setenv("STREAMTTS_MODEL_DIR", "")
+    code, stderr = cli("convert")
+    assert (code, stderr) == (
+        1,
+        "streamtts: STREAMTTS_MODEL_DIR is empty; name a path or unset it\n",
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_convert_on_a_full_disk_is_one_line_and_leaves_nothing(
     checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
