@@ -98,6 +98,7 @@ class Summary:
     source: dict[str, int | str] = field(default_factory=dict)
     interrupted: bool = False
     underflows: int = 0  # times the sound device ran dry
+    gap_seconds: float = 0.0  # silence played inside sentences because synthesis fell behind
 
 
 def summarize(
@@ -108,6 +109,7 @@ def summarize(
     source: dict[str, int | str] | None = None,
     interrupted: bool = False,
     underflows: int = 0,
+    gap_seconds: float = 0.0,
 ) -> Summary:
     """Count spoken and skipped sentences and take p50/p95 of each stage that was measured."""
     stages: dict[str, list[float]] = {name: [] for name in [TTFA, BACKLOG, *STAGES]}
@@ -133,6 +135,7 @@ def summarize(
         source=dict(source or {}),
         interrupted=interrupted,
         underflows=underflows,
+        gap_seconds=gap_seconds,
     )
 
 
@@ -176,6 +179,7 @@ def write_report(summary: Summary, out: TextIO, *, table: bool = True) -> None:
     for name, row in summary.stages.items():
         out.write(f"{name:<{width}}  {row['p50_ms']:>9.1f}  {row['p95_ms']:>9.1f}  {row['n']:>4}\n")
     out.write(f"audio underflows: {summary.underflows}\n")
+    out.write(f"silence inside sentences: {summary.gap_seconds:.3f} s\n")
 
 
 def write_json(
