@@ -388,7 +388,8 @@ def say(
     if text is None:
         text = stdin_text().read()
     with signals_interrupt():
-        summary = say_text(text, options, report=sys.stderr if options.stats else None)
+        report = sys.stderr if options.stats else None
+        summary = say_text(text, options, subtitles=sys.stdout, report=report)
     if summary.interrupted:
         exit_interrupted()
 

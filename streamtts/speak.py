@@ -96,11 +96,17 @@ def watch(
         stop.set()  # the follower polls the file until told to stop
 
 
-def say(text: str, options: SpeakOptions, *, report: TextIO | None = None) -> Summary:
-    """Speak ``text`` as it is (a plain-text source; ``options.translate`` is the caller's)."""
+def say(
+    text: str,
+    options: SpeakOptions,
+    *,
+    subtitles: TextIO | None = None,
+    report: TextIO | None = None,
+) -> Summary:
+    """Speak the sentences of ``text``, a plain-text source (``options.translate`` as given)."""
     if not text.strip():
         raise StreamttsError("nothing to say: give TEXT or pipe it to stdin")
-    return speak_pieces([TextPiece(text)], options, report=report)
+    return speak_pieces([TextPiece(text)], options, subtitles=subtitles, report=report)
 
 
 def speak_pieces(
