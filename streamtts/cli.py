@@ -1,8 +1,10 @@
 """Command-line interface: thin Typer commands that parse options and call the library.
 
-Each command builds an options object and hands it to the stage that does the work. Every
-command runs inside ``console.one_line_errors``: an error the user can fix is one line on
-stderr with exit 1, and Ctrl-C, SIGTERM or SIGHUP end the command with exit 130.
+Each command builds an options object and hands it to the library: ``speak``, ``watch``
+and ``say`` to ``streamtts.speak`` (read → segment → pipeline → report), the others to the
+stage that does the work. Every command runs inside ``console.one_line_errors``: an error
+the user can fix is one line on stderr with exit 1, and Ctrl-C, SIGTERM or SIGHUP end the
+command with exit 130.
 """
 
 from __future__ import annotations

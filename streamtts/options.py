@@ -32,6 +32,7 @@ Transcript = Annotated[
     Path | None,
     typer.Argument(
         help="Session transcript (.jsonl) to follow instead of the newest of this project.",
+        metavar="TRANSCRIPT",
         show_default=False,
     ),
 ]

@@ -4,7 +4,7 @@ The pipeline only moves records. It takes an iterator of ``Sentence``s (where th
 from, and what is done with what it reports, belong to its caller: ``streamtts.speak``)
 and yields events: ``Ready`` once both models are warm, ``Started`` when a sentence's first
 sample plays and ``Finished`` when it has played or was skipped. Each stage is a thread
-joined to the next by an ``_Inbox``, a queue that gives up when the run stops, and every
+joined to the next by an ``Inbox``, a queue that gives up when the run stops, and every
 sentence travels as one ``SentenceRecord`` that each stage stamps, so while sentence N
 plays, N+1 is synthesized and N+2 translated. The translator is loaded, warmed up and used
 on its own thread (MLX work stays on one thread), the speech engine likewise on the
@@ -17,16 +17,15 @@ player with its first chunk, the rest following through its own inbox.
 An estimate of when the player will be free (the time the audio queued for it will have
 played) decides ``max_lag`` before any compute, at translation and again at synthesis, so
 a sentence too late to speak is never synthesized; and synthesis waits while more than
-``max_ahead`` seconds of audio wait to be played. Skipped sentences flow
-through every stage too, so the events come out complete and in order. The caller's
-thread follows each playback to stamp audio start and end; it is also where Ctrl-C lands,
-and one stop event ends every stage.
+``max_ahead`` seconds of audio wait to be played. Skipped sentences flow through every
+stage too, so the events come out complete and in order. The caller's thread follows each
+playback to stamp audio start and end; it is also where Ctrl-C lands, and one stop event
+ends every stage.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import sys
 import threading
 import time
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from streamtts.audio import Playback
+from streamtts.inbox import Inbox, Stopped
 from streamtts.stats import SentenceRecord
 from streamtts.tts import split_for_engine
 
@@ -53,10 +53,7 @@ class _WarmsUp(Protocol):
 
 _Part = TypeVar("_Part", bound=_WarmsUp)  # the translator or the speech engine
 
-_END = object()  # closes an inbox: nothing follows
-# Seconds between stop-event checks while a stage waits; items wake a stage at once, and
-# Ctrl-C silences the sink from the caller's thread without waiting for the stages.
-_POLL = 0.1
+_POLL = 0.1  # seconds between stop-event checks while waiting for room or for a playback
 MAX_BATCH = 16  # sentences translated together at most, so one batch cannot hold up speech
 # Bound for sentences waiting to be translated. Generous on purpose: a full queue stops the
 # reader, and a reader that stops reading stalls the agent writing into our stdin.
@@ -96,64 +93,6 @@ class Finished:
 Event = Ready | Started | Finished
 
 
-class _Stopped(BaseException):
-    """The run stopped while a stage waited: the stage ends quietly (not an error)."""
-
-
-class _Inbox:
-    """A queue from one stage to the next that gives up when the run stops.
-
-    Iterating it yields items until the sender ``close()``s it; waiting in ``put`` or in
-    the iteration raises ``_Stopped`` once the stop event is set, so a stage is a for loop.
-    """
-
-    def __init__(self, stop: threading.Event, size: int = 0) -> None:
-        self._queue: queue.Queue = queue.Queue(size)
-        self._stop = stop
-        self._closed = False  # the end marker was taken by take_waiting
-
-    def put(self, item: object) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=_POLL)
-                return
-            except queue.Full:
-                continue
-        raise _Stopped
-
-    def close(self) -> None:
-        self.put(_END)
-
-    def __iter__(self) -> Iterator:
-        while not self._closed:
-            item = self._get()
-            if item is _END:
-                return
-            yield item
-
-    def take_waiting(self, limit: int) -> list:
-        """Up to ``limit`` items already waiting, without blocking."""
-        items: list = []
-        while len(items) < limit and not self._closed:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is _END:
-                self._closed = True
-            else:
-                items.append(item)
-        return items
-
-    def _get(self) -> object:
-        while not self._stop.is_set():
-            try:
-                return self._queue.get(timeout=_POLL)
-            except queue.Empty:
-                continue
-        raise _Stopped
-
-
 class _PlayerClock:
     """When the player will be free: the time the audio queued for it will have played.
 
@@ -184,7 +123,7 @@ class _Utterance:
 
     record: SentenceRecord
     sample_rate: int
-    chunks: _Inbox
+    chunks: Inbox
 
 
 class Pipeline:
@@ -215,10 +154,10 @@ class Pipeline:
         self._warned: set[str] = set()  # translation errors already logged as warnings
         self._stop = threading.Event()
         self._error: BaseException | None = None
-        self._to_translate = _Inbox(self._stop, READ_AHEAD)
-        self._to_synthesize = _Inbox(self._stop, HAND_OFF)
-        self._to_play = _Inbox(self._stop, HAND_OFF)
-        self._events = _Inbox(self._stop)  # to the caller: Ready, (record, playback or None)
+        self._to_translate = Inbox(self._stop, READ_AHEAD)
+        self._to_synthesize = Inbox(self._stop, HAND_OFF)
+        self._to_play = Inbox(self._stop, HAND_OFF)
+        self._events = Inbox(self._stop)  # to the caller: Ready, (record, playback or None)
         self._startup: dict[str, float] = {}
         self._startup_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -256,7 +195,7 @@ class Pipeline:
                     self._in_flight -= 1
                 yield Finished(record)
             finished = True
-        except _Stopped:  # a stage failed, or stop() was called from another thread
+        except Stopped:  # a stage failed, or stop() was called from another thread
             if self._error is not None:
                 raise self._error from None
         finally:
@@ -281,7 +220,7 @@ class Pipeline:
         # A stage that fails (a model that does not load) ends the run with its error.
         try:
             stage(*args)
-        except _Stopped:
+        except Stopped:
             pass
         except BaseException as exc:
             if not self._stop.is_set():
@@ -351,11 +290,11 @@ class Pipeline:
         """Wait while more than ``max_ahead`` seconds of audio wait for the player."""
         while (excess := self._clock.ahead() - self._max_ahead) >= 0:
             if self._stop.wait(min(_POLL, excess + 0.001)):
-                raise _Stopped
+                raise Stopped
 
     def _synthesize_one(self, engine: TTSEngine, record: SentenceRecord) -> None:
         """Stream one sentence's audio to the player as it is synthesized."""
-        utterance = _Utterance(record, engine.sample_rate, _Inbox(self._stop))
+        utterance = _Utterance(record, engine.sample_rate, Inbox(self._stop))
         record.t_synth_start = time.perf_counter()
         try:
             # Only the length bound: engines split off their own first clause to stream it.
@@ -416,7 +355,7 @@ class Pipeline:
 
     def _check_stop(self) -> None:
         if self._stop.is_set():
-            raise _Stopped
+            raise Stopped
 
     # -- plumbing -----------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Per-sentence latency accounting for ``streamtts speak``: records, stage percentiles, reports.
+"""Per-sentence accounting of ``speak``, ``watch`` and ``say``: records, percentiles, reports.
 
 Every sentence gets one ``SentenceRecord`` that each stage stamps with ``time.perf_counter()``
 as the sentence passes (ready → translate start → translated → synthesis start → first chunk →
@@ -6,8 +6,9 @@ handed to the sink → audio start → audio end), or marks skipped with a reaso
 leave the pipeline unaccounted for. Stage durations are differences of adjacent stamps; the
 headline latency, time to first audio (TTFA), is ``t_audio_start - t_ready`` and is only
 counted for sentences that reached an idle player, since a sentence queued behind speech waits
-by design. The records are plain data: the pipeline fills them, this module only summarises
-and writes them.
+by design. The records are plain data: the pipeline fills them, ``streamtts.speak`` collects
+them from its events, and this module only summarises them (with the sink's underflows and
+the silence it played inside sentences) and writes the totals line, the table and the JSON.
 """
 
 from __future__ import annotations
