@@ -180,9 +180,21 @@ class ReferenceTranslator:
         return japanese
 
 
-def make_pipeline(model_dir: Path, engine: TTSEngine) -> tuple[Pipeline, NullSink]:
+class TimedSink(NullSink):
+    """The realtime null sink, stamping when it was silenced (``close(discard=True)``)."""
+
+    silenced_at: float | None = None
+
+    def close(self, *, discard: bool = False) -> None:
+        """Close it, and stamp the moment when that silenced it."""
+        super().close(discard=discard)
+        if discard:
+            self.silenced_at = time.perf_counter()
+
+
+def make_pipeline(model_dir: Path, engine: TTSEngine) -> tuple[Pipeline, TimedSink]:
     """The real pipeline with the NLLB model, a warm engine and a realtime null sink."""
-    sink = NullSink(realtime=True)
+    sink = TimedSink(realtime=True)
     pipeline = Pipeline(
         load_translator=lambda: ReferenceTranslator(model_dir),
         load_engine=lambda: engine,
@@ -273,8 +285,8 @@ def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 3) -> list[floa
             run_fed(
                 pipeline, sink, lambda write, _: write(transcript), fmt="claude", playing=playing
             )
-        except KeyboardInterrupt:  # raised once the pipeline has silenced the sink
-            latencies.append(time.perf_counter() - sent[0])
+        except KeyboardInterrupt:
+            latencies.append(sink.silenced_at - sent[0])
     return latencies
 
 
