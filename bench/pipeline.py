@@ -41,8 +41,10 @@ from nllb_models import full_shape, mlx_model, quick_shape
 from streamtts.audio import NullSink
 from streamtts.examples import example_path
 from streamtts.nllb.generate import GenerateOptions
-from streamtts.pipeline import Pipeline
+from streamtts.pipeline import Finished, Pipeline, Ready, Started
+from streamtts.source import read_pieces
 from streamtts.stats import SentenceRecord
+from streamtts.text import segment
 from streamtts.translate import NllbTranslator
 from streamtts.tts import TTSEngine, load_engine
 
@@ -178,14 +180,25 @@ class ReferenceTranslator:
         return japanese
 
 
-def make_pipeline(model_dir: Path, engine: TTSEngine, *, fmt: str) -> tuple[Pipeline, NullSink]:
+class TimedSink(NullSink):
+    """The realtime null sink, stamping when it was silenced (``close(discard=True)``)."""
+
+    silenced_at: float | None = None
+
+    def close(self, *, discard: bool = False) -> None:
+        """Close it, and stamp the moment when that silenced it."""
+        super().close(discard=discard)
+        if discard:
+            self.silenced_at = time.perf_counter()
+
+
+def make_pipeline(model_dir: Path, engine: TTSEngine) -> tuple[Pipeline, TimedSink]:
     """The real pipeline with the NLLB model, a warm engine and a realtime null sink."""
-    sink = NullSink(realtime=True)
+    sink = TimedSink(realtime=True)
     pipeline = Pipeline(
         load_translator=lambda: ReferenceTranslator(model_dir),
         load_engine=lambda: engine,
         sink=sink,
-        fmt=fmt,
     )
     return pipeline, sink
 
@@ -194,29 +207,42 @@ def run_fed(
     pipeline: Pipeline,
     sink: NullSink,
     feed: Callable[[Callable[[bytes], None], queue.Queue], None],
-) -> list[SentenceRecord]:
-    """Run ``pipeline`` on a pipe that ``feed(write, finished)`` writes once models are warm."""
+    *,
+    fmt: str,
+    playing: threading.Event | None = None,
+) -> tuple[list[SentenceRecord], dict[str, float]]:
+    """Run ``pipeline`` on a pipe that ``feed(write, finished)`` writes once models are warm.
+
+    Returns the records and the start-up times; ``playing`` is set when a sentence starts.
+    """
     read_end, write_end = os.pipe()
     finished: queue.Queue = queue.Queue()
+    ready = threading.Event()
 
     def agent() -> None:
-        pipeline.wait_ready()
+        ready.wait()
         with os.fdopen(write_end, "wb", buffering=0) as pipe:
             feed(pipe.write, finished)
 
     writer = threading.Thread(target=agent, daemon=True)
     writer.start()
-    records = []
+    records, startup = [], {}
     # Not closed on an error: the reading thread may hold the reader's lock in a read()
     # that never returns, and close() would wait for it forever.
     stream = os.fdopen(read_end, "rb")
-    for record in pipeline.run(stream):
-        records.append(record)
-        finished.put(record)
+    for event in pipeline.run(segment(read_pieces(stream, fmt=fmt))):
+        if isinstance(event, Ready):
+            startup = event.startup
+            ready.set()
+        elif isinstance(event, Started) and playing is not None:
+            playing.set()
+        elif isinstance(event, Finished):
+            records.append(event.record)
+            finished.put(event.record)
     writer.join()
     stream.close()
     sink.close()
-    return records
+    return records, startup
 
 
 def idle_player(model_dir: Path, engine: TTSEngine) -> tuple[list[SentenceRecord], dict]:
@@ -227,16 +253,16 @@ def idle_player(model_dir: Path, engine: TTSEngine) -> tuple[list[SentenceRecord
             write(sentence.encode() + b"\n\n")  # a paragraph each: nothing waits for more
             finished.get()
 
-    pipeline, sink = make_pipeline(model_dir, engine, fmt="text")
-    records = run_fed(pipeline, sink, feed)
-    return records[WARMUP:], pipeline.startup
+    pipeline, sink = make_pipeline(model_dir, engine)
+    records, startup = run_fed(pipeline, sink, feed, fmt="text")
+    return records[WARMUP:], startup
 
 
 def burst(model_dir: Path, engine: TTSEngine) -> list[SentenceRecord]:
     """The 20-sentence English transcript, written all at once."""
     transcript = example_path("claude-english.jsonl").read_bytes()
-    pipeline, sink = make_pipeline(model_dir, engine, fmt="claude")
-    return run_fed(pipeline, sink, lambda write, _: write(transcript))
+    pipeline, sink = make_pipeline(model_dir, engine)
+    return run_fed(pipeline, sink, lambda write, _: write(transcript), fmt="claude")[0]
 
 
 def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 3) -> list[float]:
@@ -244,21 +270,23 @@ def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 3) -> list[floa
     transcript = example_path("claude-english.jsonl").read_bytes()
     latencies = []
     for _ in range(repeats):
-        pipeline, sink = make_pipeline(model_dir, engine, fmt="claude")
+        pipeline, sink = make_pipeline(model_dir, engine)
         sent: list[float] = []
+        playing = threading.Event()
 
-        def interrupt(pipeline: Pipeline = pipeline, sent: list[float] = sent) -> None:
-            while not pipeline.records or pipeline.records[0].t_handoff is None:
-                time.sleep(0.01)
+        def interrupt(playing: threading.Event = playing, sent: list[float] = sent) -> None:
+            playing.wait()
             time.sleep(0.3)  # well into the first sentence's audio
             sent.append(time.perf_counter())
             os.kill(os.getpid(), signal.SIGINT)
 
         threading.Thread(target=interrupt, daemon=True).start()
         try:
-            run_fed(pipeline, sink, lambda write, _: write(transcript))
+            run_fed(
+                pipeline, sink, lambda write, _: write(transcript), fmt="claude", playing=playing
+            )
         except KeyboardInterrupt:
-            latencies.append(pipeline.silenced_at - sent[0])
+            latencies.append(sink.silenced_at - sent[0])
     return latencies
 
 

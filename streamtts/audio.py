@@ -45,13 +45,17 @@ class AudioSink(Protocol):
     """Where synthesized audio goes: a device, a file, or nowhere.
 
     ``underflows`` counts the times the device ran dry of buffered audio inside a sentence
-    (a click or gap that the listener hears); a file never does. ``realtime`` says whether
+    (a click or gap that the listener hears), and ``gap_seconds`` the silence it played
+    there because synthesis fell behind; a file never runs dry. ``realtime`` says whether
     it plays at the sample clock: only then can a sentence find it idle, and its wait be
     latency.
     """
 
     underflows: int
     realtime: bool
+
+    @property
+    def gap_seconds(self) -> float: ...
 
     def play(
         self, chunks: Iterable[np.ndarray], sample_rate: int, playback: Playback | None = None
@@ -61,10 +65,6 @@ class AudioSink(Protocol):
         ``playback`` (a new one if None) is stamped and returned, so a caller that made it
         can watch the sentence start while its later chunks are still arriving.
         """
-        ...
-
-    def drain(self) -> None:
-        """Block until everything queued has played."""
         ...
 
     def close(self, *, discard: bool = False) -> None:
@@ -221,9 +221,9 @@ class SoundDeviceSink:
         return self._latency
 
     @property
-    def gap_frames(self) -> int:
-        """Silent frames played inside sentences because audio arrived late."""
-        return self._frames.gap_frames
+    def gap_seconds(self) -> float:
+        """Silence played inside sentences because audio arrived late."""
+        return self._frames.gap_frames / self._frames.rate
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info, status) -> None:
         if status.output_underflow and self._frames.playing:
@@ -242,18 +242,14 @@ class SoundDeviceSink:
         """Queue one sentence (resampled to the device rate); return once it is queued."""
         return self._frames.enqueue(chunks, sample_rate, playback or Playback())
 
-    def drain(self) -> None:
-        """Wait until the device has taken every queued frame and its buffer has played."""
-        self._frames.wait(self._alive)
-        time.sleep(self._stream.latency)
-
     def close(self, *, discard: bool = False) -> None:
         """Close the stream after draining, or silence it at once with ``discard``."""
         if discard:
             self._frames.discard()
             self._stream.abort()
-        else:
-            self.drain()
+        else:  # drained: the device took every queued frame, and its buffer has played
+            self._frames.wait(self._alive)
+            time.sleep(self._stream.latency)
             self._stream.stop()
         self._stream.close()
 
@@ -301,16 +297,17 @@ class NullSink:
         self.frames += playback.frames
         return playback
 
-    def drain(self) -> None:
-        """Realtime: wait until the clock has consumed everything queued."""
-        self._frames.wait()
+    @property
+    def gap_seconds(self) -> float:
+        """Realtime: silence played inside sentences because audio arrived late."""
+        return self._frames.gap_frames / self._frames.rate
 
     def close(self, *, discard: bool = False) -> None:
-        """Stop the clock, after draining unless ``discard``."""
+        """Stop the clock, after it has consumed everything queued unless ``discard``."""
         if discard:
             self._frames.discard()
         else:
-            self.drain()
+            self._frames.wait()
         self._stop.set()
 
 
@@ -345,10 +342,10 @@ class TeeSink:
         self.copy.play(seen, sample_rate)
         return playback
 
-    def drain(self) -> None:
-        """Drain both sinks."""
-        self.primary.drain()
-        self.copy.drain()
+    @property
+    def gap_seconds(self) -> float:
+        """The playing sink's gaps."""
+        return self.primary.gap_seconds
 
     def close(self, *, discard: bool = False) -> None:
         """Close both; the copy keeps what was handed to it (if anything) even on discard."""
@@ -372,11 +369,11 @@ def open_sink(
     output: Path | None = None,
     device: str | int | None = None,
     play: bool = True,
-    realtime_null: bool = False,
 ) -> AudioSink:
     """The sink for these options: device, WAV file, both, or null when neither.
 
-    Device ``null`` plays silently at the sample clock, so timing is as with a sound card.
+    Device ``null`` plays silently at the sample clock, so timing is as with a sound card;
+    neither playing nor writing takes the audio at once.
     """
     from streamtts.wav import WavSink  # a module of its own, which imports this one
 
@@ -386,7 +383,7 @@ def open_sink(
         return _device_sink(device)
     if output is not None:
         return WavSink(output)
-    return NullSink(realtime=realtime_null)
+    return NullSink()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,19 @@
 """Command-line interface: thin Typer commands that parse options and call the library.
 
-Each command builds an options object and hands it to the stage that does the work. Every
-command runs inside ``console.one_line_errors``: an error the user can fix is one line on
-stderr with exit 1, and Ctrl-C, SIGTERM or SIGHUP end the command with exit 130.
+Each command builds an options object and hands it to the library: ``speak``, ``watch``
+and ``say`` to ``streamtts.speak`` (read → segment → pipeline → report), the others to the
+stage that does the work. Every command runs inside ``console.one_line_errors``: an error
+the user can fix is one line on stderr with exit 1, and Ctrl-C, SIGTERM or SIGHUP end the
+command with exit 130.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -38,11 +41,15 @@ from streamtts.options import (
     Speed,
     Stats,
     StatsJson,
+    Transcript,
     Translate,
     Tts,
     Voice,
 )
 from streamtts.source import InputFormat
+
+if TYPE_CHECKING:
+    from streamtts.config import SpeakOptions
 
 app = typer.Typer(
     name="streamtts",
@@ -80,7 +87,27 @@ def main(
     )
 
 
-@app.command()
+_CONFIG_HELP = """
+
+    Each option can also be set in the config file (TOML, same names with underscores:
+    max_lag = 5) or as STREAMTTS_<NAME> in the environment (STREAMTTS_MAX_LAG=5); the
+    command line wins over the environment, the environment over the file. The file is
+    $STREAMTTS_CONFIG, else config.toml in the user config directory
+    (~/.config/streamtts on Linux).
+    """
+# Parameter names that are not the option's own (they would shadow builtins).
+_OPTION_NAMES = {"subtitles": "print", "input_format": "format"}
+
+
+def _options(given: dict[str, object]) -> SpeakOptions:
+    """The options of a run: what was typed over the environment, the config file, defaults."""
+    from streamtts.config import load_options
+
+    typed = {_OPTION_NAMES.get(key, key): value for key, value in given.items()}
+    return load_options({key: value for key, value in typed.items() if value is not None})
+
+
+@app.command(help="Speak an agent's prose in Japanese as it arrives on stdin." + _CONFIG_HELP)
 @one_line_errors()
 def speak(
     file: InputFile = None,
@@ -98,37 +125,45 @@ def speak(
     stats_json: StatsJson = None,
     input_format: Format = None,
 ) -> None:
-    """Speak an agent's prose in Japanese as it arrives on stdin.
-
-    Each option can also be set in the config file (TOML, same names with underscores:
-    max_lag = 5) or as STREAMTTS_<NAME> in the environment (STREAMTTS_MAX_LAG=5); the
-    command line wins over the environment, the environment over the file. The file is
-    $STREAMTTS_CONFIG, else config.toml in the user config directory
-    (~/.config/streamtts on Linux).
-    """
-    from streamtts.config import load_options
+    options = _options({key: value for key, value in locals().items() if key != "file"})
     from streamtts.speak import speak as speak_stream
 
-    given = {
-        "translate": translate,
-        "model_dir": model_dir,
-        "tts": tts,
-        "voice": voice,
-        "speed": speed,
-        "device": device,
-        "output": output,
-        "play": play,
-        "print": subtitles,
-        "max_lag": max_lag,
-        "stats": stats,
-        "stats_json": stats_json,
-        "format": input_format,
-    }
-    options = load_options({key: value for key, value in given.items() if value is not None})
     with signals_interrupt(), open_input(file) as stream:
         summary = speak_stream(stream, options, subtitles=sys.stdout, report=sys.stderr)
         if summary.interrupted:  # inside the with: closing a pipe a thread reads would hang
             exit_interrupted()
+
+
+@app.command(
+    help="Speak what Claude Code writes to a session transcript, as it is written, until "
+    "Ctrl-C. Without TRANSCRIPT: the newest session of the current directory's project, "
+    "and each newer one." + _CONFIG_HELP
+)
+@one_line_errors()
+def watch(
+    transcript: Transcript = None,
+    translate: Translate = None,
+    model_dir: ModelDir = None,
+    tts: Tts = None,
+    voice: Voice = None,
+    speed: Speed = None,
+    device: Device = None,
+    output: Output = None,
+    play: Play = None,
+    subtitles: Print = None,
+    max_lag: MaxLag = None,
+    stats: Stats = None,
+    stats_json: StatsJson = None,
+) -> None:
+    options = _options({key: value for key, value in locals().items() if key != "transcript"})
+    from streamtts.speak import watch as watch_transcript
+
+    with signals_interrupt():
+        summary = watch_transcript(
+            transcript, options, cwd=Path.cwd(), subtitles=sys.stdout, report=sys.stderr
+        )
+    if summary.interrupted:
+        exit_interrupted()
 
 
 @app.command()
@@ -297,7 +332,6 @@ def translate(
     ] = False,
 ) -> None:
     """Translate sentences with the converted NLLB-200 model, one output line per input."""
-    import dataclasses
     import json
 
     from streamtts.nllb.generate import GenerateOptions
@@ -330,38 +364,30 @@ def say(
             help="Japanese text to speak; read from stdin when omitted.", show_default=False
         ),
     ] = None,
-    tts: Annotated[
-        str, typer.Option(help="Speech engine, or a fallback chain such as kokoro,openjtalk.")
-    ] = "kokoro",
+    tts: Tts = None,
     voice: Voice = None,
     speed: Speed = None,
     output: Output = None,
     device: Device = None,
     play: Play = None,
+    stats: Stats = None,
+    stats_json: StatsJson = None,
 ) -> None:
-    """Speak Japanese text with a local engine, clause by clause as it is synthesized."""
-    from streamtts.audio import open_sink
-    from streamtts.config import check_speed
-    from streamtts.tts import load_engine, split_for_engine
+    """Speak Japanese text with a local engine, as `speak --translate none` speaks it.
 
-    speed = check_speed(1.0 if speed is None else speed)
+    The config file and STREAMTTS_<NAME> variables apply as for `speak`.
+    """
+    options = _options({key: value for key, value in locals().items() if key != "text"})
+    from streamtts.speak import say as say_text
+
+    options = dataclasses.replace(options, translate="none")
     if text is None:
         text = stdin_text().read()
-    if not text.strip():
-        raise StreamttsError("nothing to say: give TEXT or pipe it to stdin")
-    # The sink first: a missing sound device is found before an engine loads for seconds.
-    sink = open_sink(output=output, device=device, play=output is None if play is None else play)
-    try:
-        engine = load_engine(tts, voice=voice, speed=speed)
-        # Pieces no longer than the engine handles well; each engine streams a piece its way.
-        pieces = split_for_engine(text, engine.max_chars, first_clause=False)
-        sink.play(
-            (audio for piece in pieces for audio in engine.synthesize(piece)), engine.sample_rate
-        )
-    except BaseException:
-        sink.close(discard=True)
-        raise
-    sink.close()
+    with signals_interrupt():
+        report = sys.stderr if options.stats else None
+        summary = say_text(text, options, subtitles=sys.stdout, report=report)
+    if summary.interrupted:
+        exit_interrupted()
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""Options of ``streamtts speak``, layered: defaults < config file < environment < command line.
+"""Options of ``speak``, ``watch``, ``say``: defaults < config file < environment < command line.
 
 One dataclass names every option once. Its field names are the keys of the TOML config file
 and, upper-cased behind ``STREAMTTS_``, the environment variables, so the three spellings cannot

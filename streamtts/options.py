@@ -28,6 +28,14 @@ InputFile = Annotated[
     Path | None,
     typer.Argument(help="Transcript to read instead of stdin ('-' is stdin).", show_default=False),
 ]
+Transcript = Annotated[
+    Path | None,
+    typer.Argument(
+        help="Session transcript (.jsonl) to follow instead of the newest of this project.",
+        metavar="TRANSCRIPT",
+        show_default=False,
+    ),
+]
 Translate = Annotated[
     str | None,
     typer.Option(

@@ -1,23 +1,34 @@
-"""``streamtts speak`` as a library call: options in, a spoken stream and its summary out.
+"""The composition root of ``speak``, ``watch`` and ``say``: read → segment → pipeline → report.
 
-The command line builds a ``SpeakOptions`` and hands it here; this module turns the options
-into the parts the pipeline runs (translator and engine loaders, the sink), runs it to the end
-of input or to Ctrl-C, and writes the accounting the options ask for. The pipeline itself
-knows nothing about options, so tests and benchmarks drive it with parts of their own.
+The command line builds a ``SpeakOptions`` and hands it here with a source: a byte stream
+of an agent's output (``speak``), a Claude Code session transcript followed as it is
+written (``watch``), or a text to say (``say``). This module owns everything around the
+pipeline: it parses and segments the source, turns the options into the parts the
+pipeline runs (translator and engine loaders, the sink), prints subtitles as each sentence
+starts, accounts for every sentence the pipeline took (those a Ctrl-C cut short are
+``interrupted``), and writes the totals line, the stats table and the stats file. The
+pipeline itself knows nothing about options, sources or reports, so tests and benchmarks
+drive it with parts of their own.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from streamtts.errors import StreamttsError
+from streamtts.errors import StreamttsError, detach_output, from_os_error
 from streamtts.paths import check_writable
-from streamtts.pipeline import Pipeline
-from streamtts.stats import Summary, summarize, write_json, write_report
+from streamtts.pipeline import Pipeline, Ready, Started
+from streamtts.source import SourceStats, TextPiece, read_pieces
+from streamtts.stats import SentenceRecord, Summary, summarize, write_json, write_report
+from streamtts.text import Sentence, segment
+from streamtts.transcript import project_key, projects_dir, watch_pieces
 
 if TYPE_CHECKING:
     from streamtts.audio import AudioSink
@@ -32,21 +43,95 @@ def speak(
     report: TextIO | None = None,
     sink: AudioSink | None = None,
 ) -> Summary:
-    """Speak what ``stream`` says as ``options`` direct, and return the run's summary.
+    """Speak what ``stream`` (an agent's output, in ``options.format``) says; see ``speak_pieces``.
 
-    ``subtitles`` receives the sentences when ``options.print`` is set; ``report`` receives
-    the totals line and, with ``options.stats``, the per-stage table; ``options.stats_json``
-    is written after them, so a file that cannot be written loses neither. Both output files
-    are checked before any work: neither may be the input, and the stats file's directory
-    must take a file. ``sink`` replaces the one the options describe (tests and benchmarks
-    pass a null sink); it is closed at the end. Ctrl-C ends the run with
-    ``summary.interrupted`` set, sound silenced at once; an error loading a model or opening
-    the sound device propagates for the caller to print.
+    An output file that is the input file itself is refused before any work.
+    """
+    try:
+        source = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):  # not a file (a test's BytesIO)
+        source = None
+    _refuse_overwriting(source, options)
+    stats = SourceStats()
+    pieces = read_pieces(stream, fmt=options.format, stats=stats)
+    return speak_pieces(
+        pieces, options, source=stats, subtitles=subtitles, report=report, sink=sink
+    )
+
+
+def watch(
+    transcript: Path | None,
+    options: SpeakOptions,
+    *,
+    cwd: Path,
+    subtitles: TextIO | None = None,
+    report: TextIO | None = None,
+) -> Summary:
+    """Speak what the assistant writes to a Claude Code session transcript from now on.
+
+    Without ``transcript``, the newest session of ``cwd``'s project is followed, and a newer
+    one as soon as it appears. It runs until Ctrl-C (``summary.interrupted``).
+    """
+    project = None
+    if transcript is None:
+        project = projects_dir() / project_key(cwd)
+        if not project.is_dir():
+            raise StreamttsError(f"no Claude Code sessions for {cwd}: {project} does not exist")
+    else:
+        try:
+            _refuse_overwriting(os.stat(transcript), options)
+        except OSError as error:
+            raise from_os_error("read", transcript, error) from None
+    stats = SourceStats(format="claude-transcript")
+    stop = threading.Event()
+    try:
+        return speak_pieces(
+            watch_pieces(transcript, project=project, stop=stop, stats=stats),
+            options,
+            source=stats,
+            subtitles=subtitles,
+            report=report,
+        )
+    finally:
+        stop.set()  # the follower polls the file until told to stop
+
+
+def say(
+    text: str,
+    options: SpeakOptions,
+    *,
+    subtitles: TextIO | None = None,
+    report: TextIO | None = None,
+) -> Summary:
+    """Speak the sentences of ``text``, a plain-text source (``options.translate`` as given)."""
+    if not text.strip():
+        raise StreamttsError("nothing to say: give TEXT or pipe it to stdin")
+    return speak_pieces([TextPiece(text)], options, subtitles=subtitles, report=report)
+
+
+def speak_pieces(
+    pieces: Iterable[TextPiece],
+    options: SpeakOptions,
+    *,
+    source: SourceStats | None = None,
+    subtitles: TextIO | None = None,
+    report: TextIO | None = None,
+    sink: AudioSink | None = None,
+) -> Summary:
+    """Speak the sentences of ``pieces`` as ``options`` direct, and return the run's summary.
+
+    ``subtitles`` receives each sentence and its translation as it starts playing, when
+    ``options.print`` is set; ``report`` receives the totals line and, with
+    ``options.stats``, the per-stage table; ``options.stats_json`` is written after them, so
+    a file that cannot be written loses neither (its directory is checked before any work).
+    ``source`` holds the reader's counters for the report. ``sink`` replaces the one the
+    options describe (tests pass a null sink); it is closed at the end. Ctrl-C ends the run
+    with ``summary.interrupted`` set, sound silenced at once; an error loading a model or
+    opening the sound device propagates for the caller to print.
     """
     from streamtts.translate import load_translator
     from streamtts.tts import load_engine
 
-    _refuse_overwriting_input(stream, options)
     if options.stats_json is not None:
         check_writable(options.stats_json)
     if sink is None:
@@ -57,40 +142,97 @@ def speak(
         load_translator=lambda: load_translator(options.translate, model_dir=options.model_dir),
         load_engine=lambda: load_engine(options.tts, voice=options.voice, speed=options.speed),
         sink=sink,
-        fmt=options.format,
         max_lag=options.max_lag,
-        subtitles=subtitles if options.print else None,
     )
+    subtitles = subtitles if options.print else None
+    taken = _Taken(segment(pieces))
+    startup: dict[str, float] = {}
+    t0 = time.perf_counter()
     interrupted = False
     try:
-        for _record in pipeline.run(stream):
-            pass
+        for event in pipeline.run(taken):
+            if isinstance(event, Ready):
+                startup = event.startup
+                continue
+            taken.update(event.record)
+            if isinstance(event, Started) and subtitles is not None:
+                subtitles = _show(event.record, subtitles)
     except KeyboardInterrupt:
         interrupted = True  # the pipeline has silenced the sink already
     else:
         sink.close()
+    records = taken.records()
     summary = summarize(
-        pipeline.records,
-        wall_seconds=time.perf_counter() - pipeline.t0,
-        startup=pipeline.startup,
-        source=asdict(pipeline.source_stats),
+        records,
+        wall_seconds=time.perf_counter() - t0,
+        startup=startup,
+        source=asdict(source) if source is not None else None,
         interrupted=interrupted,
         underflows=sink.underflows,
+        gap_seconds=sink.gap_seconds,
     )
     if report is not None:
         write_report(summary, report, table=options.stats)
     if options.stats_json is not None:
-        write_json(options.stats_json, pipeline.records, summary, t0=pipeline.t0)
+        write_json(options.stats_json, records, summary, t0=t0)
     return summary
 
 
-def _refuse_overwriting_input(stream: BinaryIO, options: SpeakOptions) -> None:
-    """Refuse an output file that is the input file itself (it would be truncated)."""
+class _Taken:
+    """The sentences handed to the pipeline, so that a run cut short accounts for each."""
+
+    def __init__(self, sentences: Iterable[Sentence]) -> None:
+        self._sentences = sentences
+        self._records: dict[int, SentenceRecord | Sentence] = {}
+        self._lock = threading.Lock()
+        self._open = True
+
+    def __iter__(self) -> Iterator[Sentence]:
+        for sentence in self._sentences:
+            with self._lock:  # a sentence read after the run ended is not counted at all
+                if not self._open:
+                    return
+                self._records[sentence.seq] = sentence
+            yield sentence
+
+    def update(self, record: SentenceRecord) -> None:
+        """Keep the pipeline's record of a sentence that started or finished."""
+        self._records[record.seq] = record
+
+    def records(self) -> list[SentenceRecord]:
+        """A record per sentence taken, in order; one that did not finish is ``interrupted``.
+
+        A sentence that started playing keeps its stamps (the pipeline's record of it).
+        """
+        with self._lock:
+            self._open = False
+        records = []
+        for item in self._records.values():
+            if isinstance(item, Sentence):
+                item = SentenceRecord(item.seq, item.text, item.t_ready)
+            if item.t_audio_end is None:
+                item.skip("interrupted")
+            records.append(item)
+        return records
+
+
+def _show(record: SentenceRecord, out: TextIO) -> TextIO | None:
+    """Print a sentence and its translation; None once ``out`` cannot be written."""
+    lines = [record.text]
+    if record.translation != record.text:
+        lines.append(f"  {record.translation}")
     try:
-        source = os.fstat(stream.fileno())
-    except (AttributeError, OSError, ValueError):  # not a file (a test's BytesIO)
-        return
-    if not stat.S_ISREG(source.st_mode):
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+    except OSError:  # the reader went away, or a full device: keep speaking, stop printing
+        detach_output(out)
+        return None
+    return out
+
+
+def _refuse_overwriting(source: os.stat_result | None, options: SpeakOptions) -> None:
+    """Refuse an output file that is the input file itself (it would be truncated)."""
+    if source is None or not stat.S_ISREG(source.st_mode):
         return
     for option, path in (("--output", options.output), ("--stats-json", options.stats_json)):
         if path is not None and path.exists() and os.path.samestat(source, os.stat(path)):

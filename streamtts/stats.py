@@ -1,4 +1,4 @@
-"""Per-sentence latency accounting for ``streamtts speak``: records, stage percentiles, reports.
+"""Per-sentence accounting of ``speak``, ``watch`` and ``say``: records, percentiles, reports.
 
 Every sentence gets one ``SentenceRecord`` that each stage stamps with ``time.perf_counter()``
 as the sentence passes (ready → translate start → translated → synthesis start → first chunk →
@@ -6,8 +6,9 @@ handed to the sink → audio start → audio end), or marks skipped with a reaso
 leave the pipeline unaccounted for. Stage durations are differences of adjacent stamps; the
 headline latency, time to first audio (TTFA), is ``t_audio_start - t_ready`` and is only
 counted for sentences that reached an idle player, since a sentence queued behind speech waits
-by design. The records are plain data: the pipeline fills them, this module only summarises
-and writes them.
+by design. The records are plain data: the pipeline fills them, ``streamtts.speak`` collects
+them from its events, and this module only summarises them (with the sink's underflows and
+the silence it played inside sentences) and writes the totals line, the table and the JSON.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ class Summary:
     source: dict[str, int | str] = field(default_factory=dict)
     interrupted: bool = False
     underflows: int = 0  # times the sound device ran dry
+    gap_seconds: float = 0.0  # silence played inside sentences because synthesis fell behind
 
 
 def summarize(
@@ -108,6 +110,7 @@ def summarize(
     source: dict[str, int | str] | None = None,
     interrupted: bool = False,
     underflows: int = 0,
+    gap_seconds: float = 0.0,
 ) -> Summary:
     """Count spoken and skipped sentences and take p50/p95 of each stage that was measured."""
     stages: dict[str, list[float]] = {name: [] for name in [TTFA, BACKLOG, *STAGES]}
@@ -133,6 +136,7 @@ def summarize(
         source=dict(source or {}),
         interrupted=interrupted,
         underflows=underflows,
+        gap_seconds=gap_seconds,
     )
 
 
@@ -176,6 +180,7 @@ def write_report(summary: Summary, out: TextIO, *, table: bool = True) -> None:
     for name, row in summary.stages.items():
         out.write(f"{name:<{width}}  {row['p50_ms']:>9.1f}  {row['p95_ms']:>9.1f}  {row['n']:>4}\n")
     out.write(f"audio underflows: {summary.underflows}\n")
+    out.write(f"silence inside sentences: {summary.gap_seconds:.3f} s\n")
 
 
 def write_json(

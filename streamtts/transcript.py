@@ -6,7 +6,8 @@ while the turn is still going. ``follow_lines`` tails such a file from its curre
 (history already there is never spoken), holds a half-written last line until its newline
 arrives, and starts over when the file is truncated or replaced (a new inode). With no file
 named, ``newest_transcript`` picks the current directory's project, and the follower moves
-to a newer session's file as soon as one appears, reading that one from its start.
+to a newer session's file within half a second of its appearing, reading that one from
+its start.
 
 ``TranscriptParser`` keeps only what the assistant says on the main thread: ``text`` blocks
 of ``assistant`` lines that are not sidechains (subagents). Thinking, tool calls, tool
@@ -27,7 +28,11 @@ from typing import Any
 
 from streamtts.source import Boundary, SourceStats, TextPiece
 
-POLL = 0.05  # seconds between looks at the file: well under the 50 ms the watch may add
+# Seconds between looks at the file's size: an append waits half of it on average, and
+# the watch may add 50 ms at most; a stat() this often costs nothing measurable.
+POLL = 0.02
+# Polls between looks for a newer session: listing a project of many sessions costs more.
+SCAN_EVERY = 25
 _SEEN = 4096  # uuids remembered for de-duplication
 
 
@@ -120,7 +125,8 @@ def follow_lines(
     """Complete lines appended to a transcript from now on, until ``stop`` is set.
 
     ``path`` is followed as it is; with ``path`` None, the newest transcript in ``project``
-    is followed and replaced by any newer one that appears (read from its start).
+    is followed and replaced by any newer one that appears (read from its start), looked
+    for every ``SCAN_EVERY`` polls.
     """
     current = path if path is not None else _wait_for_transcript(project, stop, poll)
     if current is None:
@@ -128,8 +134,10 @@ def follow_lines(
     offset = current.stat().st_size
     inode = current.stat().st_ino
     pending = b""
+    polls = 0
     while not stop.is_set():
-        if path is None and project is not None:
+        polls += 1
+        if path is None and project is not None and polls % SCAN_EVERY == 0:
             newest = newest_transcript(project)
             if newest is not None and newest != current:
                 current, offset, inode, pending = newest, 0, newest.stat().st_ino, b""

@@ -34,6 +34,7 @@ class WavSink:
     """
 
     underflows = 0  # a file never runs dry
+    gap_seconds = 0.0
     realtime = False
 
     def __init__(self, path: Path, *, rf64_above: int = RIFF_LIMIT):
@@ -78,9 +79,6 @@ class WavSink:
         playback.t_end = time.perf_counter()
         playback.done.set()
         return playback
-
-    def drain(self) -> None:
-        """Nothing waits in a file sink: every frame was written by ``play``."""
 
     def close(self, *, discard: bool = False) -> None:
         """Finish the header and rename the file into place; a second call does nothing.

@@ -103,7 +103,7 @@ def test_device_plays_every_frame_gaplessly_across_sentences_with_resampling(cap
     # … and the device took each of those frames, back to back, with no silence between.
     assert abs(len(played) - sum(p.frames for p in playbacks)) <= 2
     assert longest_silence(played) == 0
-    assert sink.gap_frames == 0
+    assert sink.gap_seconds == 0.0
     # Resampled, a 440 Hz tone stays 440 Hz (played raw at 48 kHz it would be 880 Hz).
     spectrum = np.abs(np.fft.rfft(played))
     assert round(np.argmax(spectrum) * DEVICE_RATE / len(played)) in range(435, 446)
@@ -253,7 +253,7 @@ def test_wav_sink_turns_rf64_past_the_riff_limit(tmp_path):
 
 def test_realtime_null_sink_consumes_at_the_sample_clock():
     sentences = [tone(0.2), tone(0.1), tone(0.15)]
-    sink = open_sink(play=False, realtime_null=True)
+    sink = open_sink(device="null")
     playbacks = [sink.play(chunked(audio, 4), ENGINE_RATE) for audio in sentences]
     sink.close()
 

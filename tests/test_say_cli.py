@@ -1,7 +1,11 @@
-"""`streamtts say`, `voices` and `devices` through Typer's CliRunner, with real engines."""
+"""`streamtts say` (speak over a text, untranslated), `voices` and `devices` through Typer's
+CliRunner, with real engines."""
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import sys
 import wave
 
@@ -106,3 +110,35 @@ def test_devices_lists_outputs_with_the_default_marked():
         "    0  streamtts_null  (ALSA, 128 ch, 44100 Hz)",
         "*   1  default  (ALSA, 128 ch, 44100 Hz)",
     ]
+
+
+def test_say_is_speak_over_the_text_with_the_config_file_and_stats(tmp_path):
+    # The config file chooses the engine and asks for subtitles; `say` never translates.
+    config = tmp_path / "config.toml"
+    config.write_text('tts = "openjtalk"\ntranslate = "nllb"\nprint = true\n')
+    out, stats = tmp_path / "say.wav", tmp_path / "stats.json"
+    args = ["say", "はい。そうです。", "--output", str(out), "--stats-json", str(stats)]
+    result = CliRunner().invoke(app, args, env={"STREAMTTS_CONFIG": str(config)})
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "はい。\nそうです。\n"
+    assert result.stderr == ""  # the totals line only with --stats
+    document = json.loads(stats.read_text())
+    records = document["sentences"]
+    assert [(r["text"], r["translation"], r["skipped"]) for r in records] == [
+        ("はい。", "はい。", None),
+        ("そうです。", "そうです。", None),
+    ]
+    audio, rate = read(out)
+    assert rate == 48_000  # Open JTalk's, from the config file
+    assert len(audio) == sum(round(r["audio_seconds"] * rate) for r in records)
+
+
+def test_say_with_stats_prints_the_totals_line(tmp_path):
+    args = ["say", "--tts", "openjtalk", "--no-play", "--stats", "はい。"]
+    result = CliRunner().invoke(app, args, env={"STREAMTTS_CONFIG": os.devnull})
+    assert result.exit_code == 0, result.stderr
+    assert re.match(
+        r"streamtts: 1 sentence: 1 spoken, 0 skipped; \d+\.\d s of audio in \d+\.\d s; "
+        r"ready in \d+\.\d\d s\n",
+        result.stderr,
+    )

@@ -135,6 +135,7 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
         stamps = [record[k] for k in ("t_ready", "t_translated", "t_first_chunk", "t_audio_start")]
         assert stamps == sorted(stamps)
     assert document["summary"]["spoken"] == 2 and not document["summary"]["interrupted"]
+    assert document["summary"]["gap_seconds"] == 0.0  # a file never runs dry
     assert set(document["summary"]["startup"]) >= {"translator load", "tts warm-up", "total"}
     with wave.open(str(wav)) as audio:
         frames = sum(round(r["audio_seconds"] * audio.getframerate()) for r in records)

@@ -1,0 +1,114 @@
+"""`streamtts watch` from the outside: a real process follows a Claude Code session
+transcript in a temporary project, speaks each new main-thread text block as it is
+appended, and ends on SIGINT with the totals line, the stats file and exit 130."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from streamtts.cli import app
+from streamtts.transcript import project_key
+
+SESSION = Path(__file__).parent / "data" / "transcript" / "claude-own-session.jsonl"
+SPOKEN = ["Let me look at the parser first.", "The total is overwritten.", "I will add instead."]
+
+
+def watch_process(claude: Path, cwd: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "STREAMTTS_CONFIG": os.devnull, "CLAUDE_CONFIG_DIR": str(claude)}
+    command = [sys.executable, "-m", "streamtts", "--verbose", "watch", "--translate", "none"]
+    command += ["--tts", "openjtalk", *args]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    return subprocess.Popen(command, cwd=cwd, env=env, **pipes)
+
+
+def wait_until_ready(process: subprocess.Popen) -> None:
+    """Read stderr up to the "ready" line: the transcript is followed from then on."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stderr.readline().decode()
+        assert line, "watch ended before it was ready"
+        if "streamtts.pipeline: ready in" in line:
+            return
+    raise AssertionError("watch not ready after 60 s")
+
+
+def test_watch_speaks_each_new_block_of_the_newest_session_and_ends_on_sigint(tmp_path: Path):
+    claude, cwd = tmp_path / "claude", tmp_path / "work" / "parser"
+    cwd.mkdir(parents=True)
+    project = claude / "projects" / project_key(cwd)
+    project.mkdir(parents=True)
+    lines = SESSION.read_bytes().splitlines(keepends=True)
+    transcript = project / "session.jsonl"
+    transcript.write_bytes(b"".join(lines[:4]))  # the prompt and a text block: history
+    wav, stats = tmp_path / "speech.wav", tmp_path / "stats.json"
+    process = watch_process(
+        claude, cwd, "--output", str(wav), "--print", "--stats-json", str(stats)
+    )
+    try:
+        wait_until_ready(process)
+        with transcript.open("ab") as handle:
+            # The text block again (same uuid: spoken once), then the rest of the turn.
+            for line in [lines[3], *lines[3:]]:
+                handle.write(line)
+                handle.flush()
+                time.sleep(0.05)
+        for text in SPOKEN:
+            assert process.stdout.readline().decode() == text + "\n"
+        time.sleep(0.5)  # written by now: the WAV sink takes audio as fast as it comes
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+    finally:
+        process.kill()
+    assert process.stdout.read() == b""
+    stderr = process.stderr.read().decode()
+    assert "Traceback" not in stderr
+    [totals] = [line for line in stderr.splitlines() if line.startswith("streamtts: interrupted")]
+    assert re.fullmatch(
+        r"streamtts: interrupted; 3 sentences: 3 spoken, 0 skipped; "
+        r"\d+\.\d s of audio in \d+\.\d s; ready in \d+\.\d\d s",
+        totals,
+    )
+    document = json.loads(stats.read_text())
+    records = document["sentences"]
+    assert [(r["seq"], r["text"], r["skipped"]) for r in records] == [
+        (seq, text, None) for seq, text in enumerate(SPOKEN)
+    ]
+    assert document["summary"]["source"]["format"] == "claude-transcript"
+    assert document["summary"]["source"]["lines"] == 1 + len(lines[3:])
+    assert document["summary"]["gap_seconds"] == 0.0  # a file never runs dry
+    with wave.open(str(wav)) as audio:
+        frames = sum(round(r["audio_seconds"] * audio.getframerate()) for r in records)
+        assert audio.getnframes() == frames > 0
+
+
+def test_watch_without_a_project_directory_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.chdir(tmp_path)
+    env = {"STREAMTTS_CONFIG": os.devnull, "CLAUDE_CONFIG_DIR": str(tmp_path / "claude")}
+    result = CliRunner().invoke(app, ["watch", "--translate", "none", "--no-play"], env=env)
+    project = tmp_path / "claude" / "projects" / project_key(tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"streamtts: no Claude Code sessions for {Path.cwd()}: {project} does not exist\n"
+    )
+
+
+def test_watch_of_a_missing_transcript_is_one_line(tmp_path: Path):
+    missing = tmp_path / "gone.jsonl"
+    result = CliRunner().invoke(
+        app, ["watch", str(missing), "--translate", "none"], env={"STREAMTTS_CONFIG": os.devnull}
+    )
+    assert result.exit_code == 1
+    assert result.stderr == f"streamtts: cannot read {missing}: No such file or directory\n"
