@@ -348,7 +348,7 @@ def say(
     """Speak Japanese text with a local engine, clause by clause as it is synthesized."""
     from streamtts.audio import open_sink
     from streamtts.config import check_speed
-    from streamtts.tts import load_engine, split_for_engine
+    from streamtts.tts import load_engine
 
     speed = check_speed(1.0 if speed is None else speed)
     if text is None:
@@ -359,11 +359,7 @@ def say(
     sink = open_sink(output=output, device=device, play=output is None if play is None else play)
     try:
         engine = load_engine(tts, voice=voice, speed=speed)
-        # Pieces no longer than the engine handles well; each engine streams a piece its way.
-        pieces = split_for_engine(text, engine.max_chars, first_clause=False)
-        sink.play(
-            (audio for piece in pieces for audio in engine.synthesize(piece)), engine.sample_rate
-        )
+        sink.play(engine.synthesize(text), engine.sample_rate)
     except BaseException:
         sink.close(discard=True)
         raise

@@ -35,7 +35,6 @@ from streamtts.errors import detach_output
 from streamtts.source import SourceStats, read_pieces
 from streamtts.stats import SentenceRecord
 from streamtts.text import segment
-from streamtts.tts import split_for_engine
 
 if TYPE_CHECKING:
     from streamtts.audio import AudioSink
@@ -294,21 +293,19 @@ class Pipeline:
         utterance = _Utterance(record, engine.sample_rate)
         record.t_synth_start = time.perf_counter()
         try:
-            # Only the length bound: engines split off their own first clause to stream it.
-            pieces = split_for_engine(record.translation, engine.max_chars, first_clause=False)
-            for text in pieces:
-                for chunk in engine.synthesize(text):
-                    if self._stop.is_set():
+            # The whole sentence: the engine splits it into the chunks it speaks.
+            for chunk in engine.synthesize(record.translation):
+                if self._stop.is_set():
+                    return False
+                if record.t_first_chunk is None:
+                    record.t_first_chunk = time.perf_counter()
+                    if not self._put(self._to_play, utterance):
                         return False
-                    if record.t_first_chunk is None:
-                        record.t_first_chunk = time.perf_counter()
-                        if not self._put(self._to_play, utterance):
-                            return False
-                    seconds = len(chunk) / engine.sample_rate
-                    record.audio_seconds += seconds
-                    with self._room:
-                        self._ahead += seconds
-                    utterance.chunks.put(chunk)
+                seconds = len(chunk) / engine.sample_rate
+                record.audio_seconds += seconds
+                with self._room:
+                    self._ahead += seconds
+                utterance.chunks.put(chunk)
         except Exception as exc:
             log.warning("sentence %d: synthesis failed: %s", record.seq, exc)
             if record.t_first_chunk is None:
