@@ -11,8 +11,9 @@ are the hardest part of the install to match to a torch build. Audio comes from
 ``inference_stream``: the first chunk after ``stream_chunk_size`` GPT tokens, float32 mono
 at 24 kHz, each piece shaped as it arrives (``seams.shape_stream``), so the seams are those
 of every other engine. Japanese is romanized by cutlet inside coqui's tokenizer, which
-accepts about 71 characters per call, hence ``max_chars``. This module and the converter
-are the code that imports torch, always inside the function that needs it.
+accepts about 71 characters per call, hence ``max_chars``. Besides the converter
+(``convert/``), this is the only code of the package that imports torch, always inside
+the function that needs it.
 """
 
 from __future__ import annotations
