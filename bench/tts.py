@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 from membw import machine_info, package_versions
 
-from streamtts.tts import ENGINES, TTSEngine
-from streamtts.tts.clauses import SILENCE_THRESHOLD, silent_runs
+from streamtts.tts import ENGINES, TTSEngine, engine_class, load_engine
+from streamtts.tts.seams import SILENCE_THRESHOLD, silent_runs
 
 SENTENCES = [
     "はい。",
@@ -67,18 +67,17 @@ def synthesize(engine: TTSEngine, text: str) -> tuple[float, float, list[np.ndar
 
 
 def modes(engine: TTSEngine) -> list[str]:
-    """``clause`` and ``whole`` for engines that can stream by clause, else ``sentence``."""
-    return ["clause", "whole"] if hasattr(engine, "first_clause") else ["sentence"]
+    """``clause`` and ``whole`` for engines that stream by clause, else ``sentence``."""
+    return ["clause", "whole"] if engine.first_clause else ["sentence"]
 
 
 def run_engine(name: str, runs: int) -> dict:
     """Load, warm up and time one engine over every sentence in each of its modes."""
-    spec = ENGINES[name]
-    info = spec.describe()
+    info = engine_class(name).describe()
     if not info.available:
         return {"name": name, "skipped": info.note}
     start = time.perf_counter()
-    engine = spec.load(voice=None, speed=1.0)
+    engine = load_engine(name)
     loaded = time.perf_counter()
     engine.warmup()
     result = {

@@ -27,7 +27,8 @@ from pathlib import Path
 from membw import machine_info, package_versions
 from tts import SENTENCES, p95, synthesize
 
-from streamtts.tts.xtts import WARMUP_TEXT, XttsEngine
+from streamtts.tts.base import WARMUP_TEXT
+from streamtts.tts.xtts import XttsEngine
 
 RESULTS = Path(__file__).parent / "results" / "xtts.md"
 PACKAGES = ["coqui-tts", "torch", "torchaudio", "transformers", "cutlet", "numpy"]

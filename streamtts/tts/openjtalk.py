@@ -3,20 +3,20 @@
 The dictionary and the ``mei_normal`` voice are inside the pyopenjtalk-plus wheel, so it
 works offline with no set-up; its Sudachi reading fixes come from sudachidict-core, a
 normal dependency. Synthesis takes tens of milliseconds per sentence, so the engine
-renders whole sentences (no first-clause split) and only shapes their edges.
+renders whole sentences up to ``max_chars`` (no first-clause split).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from streamtts.tts import EngineError, SentenceEngine
+from streamtts.tts.base import ClauseEngine, EngineError, EngineInfo, missing_modules
 
 INSTALL = "pip install pyopenjtalk-plus sudachipy"
 VOICES = ("mei_normal",)
 
 
-class OpenJTalkEngine(SentenceEngine):
+class OpenJTalkEngine(ClauseEngine):
     """pyopenjtalk-plus ``tts`` with its bundled HTS voice, 48 kHz."""
 
     name = "openjtalk"
@@ -33,10 +33,17 @@ class OpenJTalkEngine(SentenceEngine):
         self._tts = pyopenjtalk.tts
         self.speed = speed
 
-    def render(self, text: str) -> tuple[np.ndarray, int]:
-        """Synthesize ``text`` as one utterance: (raw audio, its rate)."""
+    @staticmethod
+    def describe() -> EngineInfo:
+        """Available when pyopenjtalk-plus and sudachipy are installed."""
+        missing = missing_modules("pyopenjtalk", "sudachipy")
+        note = f"missing {', '.join(missing)}: {INSTALL}" if missing else "HTS voice, 48 kHz"
+        return EngineInfo("openjtalk", not missing, note, VOICES)
+
+    def render(self, text: str) -> np.ndarray:
+        """Synthesize ``text`` as one utterance: raw 48 kHz audio."""
         # NFKC first: compatibility forms (㍿, half-width kana, full-width digits) have
         # no reading in Open JTalk's dictionary and would be dropped silently.
         wave, rate = self._tts(text, speed=self.speed, normalize_mode="NFKC")
         # pyopenjtalk returns float64 samples on the int16 scale.
-        return (np.asarray(wave) / 32768.0).astype(np.float32), rate
+        return self.checked_rate((np.asarray(wave) / 32768.0).astype(np.float32), rate)

@@ -1,10 +1,11 @@
 """System voices as fallbacks: ``say`` on macOS, espeak-ng elsewhere, run as subprocesses.
 
-Both are whole-utterance synthesizers driven through their command line, so the engine
-renders one sentence at a time and reads the audio back in memory: espeak-ng writes a WAV
-to stdout; ``say`` cannot write a WAV to a pipe, so it writes float32 PCM into a private
-temporary directory that is removed when the call returns, even on error. The text goes
-in on stdin, so text that starts with ``-`` is never taken for an option.
+Both are whole-utterance synthesizers driven through their command line, so each engine
+renders a whole sentence (up to ``max_chars``) per call and reads the audio back in
+memory: espeak-ng writes a WAV to stdout; ``say`` cannot write a WAV to a pipe, so it
+writes float32 PCM into a private temporary directory that is removed when the call
+returns, even on error. The text goes in on stdin, so text that starts with ``-`` is
+never taken for an option.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from streamtts.tts import EngineError, SentenceEngine
+from streamtts.tts.base import ClauseEngine, EngineError, EngineInfo
 
 ESPEAK_INSTALL = "sudo apt-get install espeak-ng (macOS: brew install espeak-ng)"
 # Both tools speak ~175 words per minute at their default rate.
@@ -30,6 +31,10 @@ _SAY_VOICE = re.compile(r"^(?P<name>.+?)\s+(?P<locale>[a-z]{2}_[A-Z]{2})\s+#")
 def espeak_binary() -> str | None:
     """Path of espeak-ng (or the older espeak), or None when neither is installed."""
     return shutil.which("espeak-ng") or shutil.which("espeak")
+
+
+def _have_say() -> bool:
+    return sys.platform == "darwin" and shutil.which("say") is not None
 
 
 def say_voices() -> list[str]:
@@ -68,7 +73,7 @@ def read_wav(data: bytes) -> tuple[np.ndarray, int]:
     raise EngineError("the system voice's WAV has no audio data")
 
 
-class EspeakEngine(SentenceEngine):
+class EspeakEngine(ClauseEngine):
     """espeak-ng's Japanese voice (formant synthesis, 22.05 kHz)."""
 
     name = "espeak"
@@ -80,28 +85,42 @@ class EspeakEngine(SentenceEngine):
             raise EngineError(f"espeak-ng not found: {ESPEAK_INSTALL}")
         self._command = [binary, "-v", voice or "ja", "-s", str(round(_BASE_WPM * speed))]
 
-    def render(self, text: str) -> tuple[np.ndarray, int]:
+    @staticmethod
+    def describe() -> EngineInfo:
+        """Available when espeak-ng (or espeak) is on the PATH."""
+        if espeak_binary() is None:
+            return EngineInfo("espeak", False, f"espeak-ng not found: {ESPEAK_INSTALL}", ("ja",))
+        return EngineInfo("espeak", True, "espeak-ng formant voice, 22.05 kHz", ("ja",))
+
+    def render(self, text: str) -> np.ndarray:
         """Run espeak-ng with ``--stdout`` and decode its WAV."""
         done = subprocess.run(
             [*self._command, "--stdout"], input=text.encode(), capture_output=True
         )
         if done.returncode != 0:
             raise EngineError(f"espeak-ng failed: {done.stderr.decode(errors='replace').strip()}")
-        return read_wav(done.stdout)
+        return self.checked_rate(*read_wav(done.stdout))
 
 
-class SayEngine(SentenceEngine):
+class SayEngine(ClauseEngine):
     """macOS ``say`` with a Japanese voice (Kyoko by default), 22.05 kHz float32."""
 
     name = "say"
     sample_rate = 22_050
 
     def __init__(self, *, voice: str | None = None, speed: float = 1.0):
-        if sys.platform != "darwin" or shutil.which("say") is None:
+        if not _have_say():
             raise EngineError("the say engine needs macOS; use espeak or openjtalk here")
         self._command = ["say", "-v", voice or "Kyoko", "-r", str(round(_BASE_WPM * speed))]
 
-    def render(self, text: str) -> tuple[np.ndarray, int]:
+    @staticmethod
+    def describe() -> EngineInfo:
+        """Available on macOS, with the Japanese voices ``say`` has there."""
+        if not _have_say():
+            return EngineInfo("say", False, "macOS only (the `say` command)", ())
+        return EngineInfo("say", True, "macOS system voice, 22.05 kHz", tuple(say_voices()))
+
+    def render(self, text: str) -> np.ndarray:
         """Run ``say`` into a WAV in a temporary directory and decode it."""
         with tempfile.TemporaryDirectory(prefix="streamtts-say-") as tmp:
             path = Path(tmp) / "speech.wav"
@@ -112,4 +131,4 @@ class SayEngine(SentenceEngine):
             )
             if done.returncode != 0:
                 raise EngineError(f"say failed: {done.stderr.decode(errors='replace').strip()}")
-            return read_wav(path.read_bytes())
+            return self.checked_rate(*read_wav(path.read_bytes()))

@@ -9,8 +9,11 @@ starts skip the encoders. The WAV is read here with soundfile rather than coqui'
 ``load_audio`` (``torchaudio.load``), so decoding never needs torchcodec and FFmpeg, which
 are the hardest part of the install to match to a torch build. Audio comes from
 ``inference_stream``: the first chunk after ``stream_chunk_size`` GPT tokens, float32 mono
-at 24 kHz. Japanese is romanized by cutlet inside coqui's tokenizer, which accepts about
-71 characters per call, hence ``max_chars``.
+at 24 kHz, each piece shaped as it arrives (``seams.shape_stream``), so the seams are those
+of every other engine. Japanese is romanized by cutlet inside coqui's tokenizer, which
+accepts about 71 characters per call, hence ``max_chars``. Besides the converter
+(``convert/``), this is the only code of the package that imports torch, always inside
+the function that needs it.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from typing import Any
 import numpy as np
 
 from streamtts.paths import user_cache_dir
-from streamtts.tts import EngineError, EngineInfo
+from streamtts.tts.base import ClauseEngine, EngineError, EngineInfo
+from streamtts.tts.chunks import Chunk
+from streamtts.tts.seams import pause_after, shape_stream
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +47,6 @@ INSTALL = (
     "then run .venv-xtts/bin/streamtts)"
 )
 FETCH = "streamtts fetch-xtts"
-WARMUP_TEXT = "こんにちは。"
 # The settings of XttsConfig that change the latents a WAV clones to, so part of the cache key.
 _CLONING_SETTINGS = ("max_ref_len", "gpt_cond_len", "gpt_cond_chunk_len", "sound_norm_refs")
 
@@ -177,7 +181,7 @@ def _voice_source(voice: str | None, speakers: dict[str, Any]) -> str | Path:
     return path
 
 
-class XttsEngine:
+class XttsEngine(ClauseEngine):
     """XTTS v2 speaking Japanese in one voice, chunk by chunk as the GPT produces tokens.
 
     Args:
@@ -274,13 +278,26 @@ class XttsEngine:
         speaker_embedding = self.model.get_speaker_embedding(audio, rate)
         return gpt_cond_latent.cpu(), speaker_embedding.cpu()
 
-    def warmup(self) -> None:
-        """Synthesize a short phrase: loads cutlet's dictionary and warms the kernels."""
-        for _ in self.synthesize(WARMUP_TEXT):
-            pass
+    @staticmethod
+    def describe() -> EngineInfo:
+        """Whether XTTS can run here, and its built-in speakers when the model is present."""
+        model_dir = default_model_dir()
+        try:
+            _require_coqui()
+            _check_model_dir(model_dir)
+        except EngineError as error:
+            return EngineInfo("xtts", False, str(error), ())
+        note = f"XTTS v2 (coqui-tts), 24 kHz, clones --voice REF.wav; model in {model_dir}"
+        return EngineInfo("xtts", True, note, tuple(builtin_speakers(model_dir)))
 
-    def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        """Yield float32 mono chunks at 24 kHz as XTTS's GPT produces ``text``'s tokens."""
+    def speak(self, chunk: Chunk) -> Iterator[np.ndarray]:
+        """``chunk``'s audio as the GPT produces it, shaped piece by piece for its seam."""
+        yield from shape_stream(
+            self.stream(chunk.text), self.sample_rate, trail_seconds=pause_after(chunk)
+        )
+
+    def stream(self, text: str) -> Iterator[np.ndarray]:
+        """Raw float32 mono pieces at 24 kHz of ``text`` as one call, as the GPT runs."""
         text = text.strip()
         if not text:
             return
@@ -320,20 +337,3 @@ def _load_model(model_dir: Path, device: str) -> Any:
     finally:
         transformers_logging.set_verbosity(verbosity)
     return model.to(device)
-
-
-def load(*, voice: str | None = None, speed: float = 1.0) -> XttsEngine:
-    """The engine ``--tts xtts`` gets: the default model directory, device and voice cache."""
-    return XttsEngine(voice=voice, speed=speed)
-
-
-def describe() -> EngineInfo:
-    """Whether XTTS can run here, and its built-in speakers when the model is present."""
-    model_dir = default_model_dir()
-    try:
-        _require_coqui()
-        _check_model_dir(model_dir)
-    except EngineError as error:
-        return EngineInfo("xtts", False, str(error), ())
-    note = f"XTTS v2 (coqui-tts), 24 kHz, clones --voice REF.wav; model in {model_dir}"
-    return EngineInfo("xtts", True, note, tuple(builtin_speakers(model_dir)))
