@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -170,6 +171,7 @@ def speak_pieces(
         interrupted=interrupted,
         underflows=sink.underflows,
         gap_seconds=sink.gap_seconds,
+        blas=_blas_in_use() if options.translate != "none" else None,
     )
     if report is not None:
         write_report(summary, report, table=options.stats)
@@ -237,3 +239,12 @@ def _refuse_overwriting(source: os.stat_result | None, options: SpeakOptions) ->
     for option, path in (("--output", options.output), ("--stats-json", options.stats_json)):
         if path is not None and path.exists() and os.path.samestat(source, os.stat(path)):
             raise StreamttsError(f"{option} {path} is the input file; name another file")
+
+
+def _blas_in_use() -> str | None:
+    """Which BLAS MLX multiplied with, if the translator loaded MLX at all."""
+    if "mlx.core" not in sys.modules:
+        return None
+    from streamtts import blas
+
+    return blas.in_use()

@@ -100,6 +100,7 @@ class Summary:
     interrupted: bool = False
     underflows: int = 0  # times the sound device ran dry
     gap_seconds: float = 0.0  # silence played inside sentences because synthesis fell behind
+    blas: str | None = None  # the BLAS behind MLX's CPU products, when MLX was used
 
 
 def summarize(
@@ -111,6 +112,7 @@ def summarize(
     interrupted: bool = False,
     underflows: int = 0,
     gap_seconds: float = 0.0,
+    blas: str | None = None,
 ) -> Summary:
     """Count spoken and skipped sentences and take p50/p95 of each stage that was measured."""
     stages: dict[str, list[float]] = {name: [] for name in [TTFA, BACKLOG, *STAGES]}
@@ -137,6 +139,7 @@ def summarize(
         interrupted=interrupted,
         underflows=underflows,
         gap_seconds=gap_seconds,
+        blas=blas,
     )
 
 
@@ -173,6 +176,8 @@ def write_report(summary: Summary, out: TextIO, *, table: bool = True) -> None:
     if summary.startup:
         parts = ", ".join(f"{k} {v:.2f} s" for k, v in summary.startup.items() if k != "total")
         out.write(f"start-up: {parts}\n")
+    if summary.blas is not None:
+        out.write(f"MLX matrix products: {summary.blas}\n")
     if not summary.stages:
         return
     width = max(len(name) for name in summary.stages)

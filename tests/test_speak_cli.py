@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from streamtts import blas
 from streamtts.cli import app
 from streamtts.config import ConfigError, SpeakOptions, config_path, load_options
 from streamtts.translate import load_translator
@@ -146,8 +147,12 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
         r"ready in \d+\.\d\d s",
         lines[0],
     )
-    assert lines[2].split() == ["stage", "p50", "ms", "p95", "ms", "n"]
-    assert lines[3].startswith("wait (backlog)")  # a file is not waited for: no TTFA
+    assert lines[1].startswith("start-up: translator load ")
+    # MKL or OpenBLAS where one is installed (the development lock has MKL), else MLX's own.
+    assert document["summary"]["blas"] == blas.in_use()
+    assert lines[2] == f"MLX matrix products: {blas.in_use()}"
+    assert lines[3].split() == ["stage", "p50", "ms", "p95", "ms", "n"]
+    assert lines[4].startswith("wait (backlog)")  # a file is not waited for: no TTFA
 
 
 def test_missing_model_is_one_line_that_says_to_convert(tmp_path: Path):
