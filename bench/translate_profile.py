@@ -12,7 +12,8 @@ Two views of the same work, both on the cached benchmark model (``bench/nllb_mod
 
 The decode step is taken at a fixed position mid-sentence (``--position`` tokens already in
 the self-attention cache), batch 1, as ``streamtts.nllb.generate`` runs it. Results go to
-``bench/results/translate-profile.md``.
+``bench/results/translate-profile.md``; a ``## Findings`` section already in that file (the
+A/B measurements written by hand) is kept below the new tables.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import nllb_models as models
 from translate_engines import THREAD_ENV
 
 RESULTS = Path(__file__).resolve().parent / "results"
+FINDINGS = "## Findings"
 
 
 class OpTimer:
@@ -281,6 +283,9 @@ def main() -> None:
     command = ".venv/bin/python bench/translate_profile.py " + " ".join(sys.argv[1:])
     report = render(result, info=info, command=command.strip(), position=opts.position)
     print(report)
+    old = opts.out.read_text() if opts.out.is_file() else ""
+    if FINDINGS in old:
+        report += "\n" + old[old.index(FINDINGS) :]
     opts.out.write_text(report)
 
 
