@@ -12,6 +12,13 @@ path). Cross-attention keys and values are computed once per batch of sentences
 (:meth:`Model.cross_kv`) rather than per step.
 An optional pruned output head (``lm_head`` + ``vocab_map``) scores only the tokens the
 target language can use; the input embedding always stays whole.
+
+On the CPU, MLX has no fused layer-norm or attention kernel: ``mx.fast.layer_norm`` and
+``mx.fast.scaled_dot_product_attention`` fall back to chains of small ops, each dispatched
+on its own, and a one-token decode step is ~1,600 of them. So the fixed-shape pieces (layer
+norms, feed-forward blocks) run through ``mx.compile``, which fuses their elementwise ops,
+and a single query attends with four plain ops; both give the same logits bit for bit
+(bench/results/translate-profile.md).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import mlx.nn as nn
 
 # One (keys, values) pair per decoder layer, each [batch, heads, source length, head dim].
 CrossKV = list[tuple[mx.array, mx.array]]
+LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default, which M2M100 uses
 
 
 @dataclass
@@ -94,6 +102,42 @@ class KVCache:
         return self.keys[..., : self.offset, :], self.values[..., : self.offset, :]
 
 
+@mx.compile
+def _layer_norm(x: mx.array, weight: mx.array, bias: mx.array) -> mx.array:
+    return mx.fast.layer_norm(x, weight, bias, LAYER_NORM_EPS)
+
+
+@mx.compile
+def _feed_forward(
+    x: mx.array,
+    norm_w: mx.array,
+    norm_b: mx.array,
+    w1: mx.array,
+    b1: mx.array,
+    w2: mx.array,
+    b2: mx.array,
+) -> mx.array:
+    # x + fc2(relu(fc1(layer_norm(x)))) with nn.Linear's own addmm: [B, L, D] -> [B, L, D]
+    h = mx.fast.layer_norm(x, norm_w, norm_b, LAYER_NORM_EPS)
+    h = mx.maximum(mx.addmm(b1, h, w1.T), 0)
+    return x + mx.addmm(b2, h, w2.T)
+
+
+class LayerNorm(nn.LayerNorm):
+    """``nn.LayerNorm`` (eps 1e-5) through one compiled function: same weights, same values."""
+
+    def __call__(self, x: mx.array) -> mx.array:
+        return _layer_norm(x, self.weight, self.bias)
+
+
+def feed_forward(layer: EncoderLayer | DecoderLayer, x: mx.array) -> mx.array:
+    """A layer's pre-norm ReLU feed-forward block with its residual connection."""
+    fc1, fc2, norm = layer.fc1, layer.fc2, layer.final_layer_norm
+    if isinstance(fc1, nn.Linear) and isinstance(fc2, nn.Linear):
+        return _feed_forward(x, norm.weight, norm.bias, fc1.weight, fc1.bias, fc2.weight, fc2.bias)
+    return x + fc2(nn.relu(fc1(norm(x))))  # quantized layers: their own kernels
+
+
 def sinusoidal_positions(num_positions: int, dims: int, padding_idx: int) -> mx.array:
     """Fairseq's position table: [sin | cos] halves, a zero column if ``dims`` is odd, pad row 0."""
     half = dims // 2
@@ -143,7 +187,14 @@ class Attention(nn.Module):
                 k, v = cache.update_and_fetch(k, v)
         else:
             k, v = kv
-        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        if L == 1:
+            # One query (a decode step): fewer ops than the CPU fallback of mx.fast's sdpa.
+            scores = (q * self.scale) @ k.swapaxes(-1, -2)  # [B, H, 1, keys]
+            if mask is not None:
+                scores = mx.where(mask, scores, -mx.inf)
+            out = mx.softmax(scores, axis=-1, precise=True) @ v
+        else:
+            out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
         return self.out_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
 
 
@@ -154,14 +205,14 @@ class EncoderLayer(nn.Module):
         super().__init__()
         dims = args.d_model
         self.self_attn = Attention(dims, args.encoder_attention_heads)
-        self.self_attn_layer_norm = nn.LayerNorm(dims)
+        self.self_attn_layer_norm = LayerNorm(dims)
         self.fc1 = nn.Linear(dims, args.encoder_ffn_dim)
         self.fc2 = nn.Linear(args.encoder_ffn_dim, dims)
-        self.final_layer_norm = nn.LayerNorm(dims)
+        self.final_layer_norm = LayerNorm(dims)
 
     def __call__(self, x: mx.array, mask: mx.array) -> mx.array:
         x = x + self.self_attn(self.self_attn_layer_norm(x), mask=mask)
-        return x + self.fc2(nn.relu(self.fc1(self.final_layer_norm(x))))
+        return feed_forward(self, x)
 
 
 class DecoderLayer(nn.Module):
@@ -171,12 +222,12 @@ class DecoderLayer(nn.Module):
         super().__init__()
         dims = args.d_model
         self.self_attn = Attention(dims, args.decoder_attention_heads)
-        self.self_attn_layer_norm = nn.LayerNorm(dims)
+        self.self_attn_layer_norm = LayerNorm(dims)
         self.encoder_attn = Attention(dims, args.decoder_attention_heads)
-        self.encoder_attn_layer_norm = nn.LayerNorm(dims)
+        self.encoder_attn_layer_norm = LayerNorm(dims)
         self.fc1 = nn.Linear(dims, args.decoder_ffn_dim)
         self.fc2 = nn.Linear(args.decoder_ffn_dim, dims)
-        self.final_layer_norm = nn.LayerNorm(dims)
+        self.final_layer_norm = LayerNorm(dims)
 
     def __call__(
         self,
@@ -191,7 +242,7 @@ class DecoderLayer(nn.Module):
         causal = "causal" if x.shape[1] > 1 else None
         x = x + self.self_attn(self.self_attn_layer_norm(x), mask=causal, cache=cache)
         x = x + self.encoder_attn(self.encoder_attn_layer_norm(x), mask=src_mask, kv=cross_kv)
-        return x + self.fc2(nn.relu(self.fc1(self.final_layer_norm(x))))
+        return feed_forward(self, x)
 
 
 class Encoder(nn.Module):
@@ -200,7 +251,7 @@ class Encoder(nn.Module):
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
         self.layers = [EncoderLayer(args) for _ in range(args.encoder_layers)]
-        self.layer_norm = nn.LayerNorm(args.d_model)
+        self.layer_norm = LayerNorm(args.d_model)
 
     def __call__(self, x: mx.array, mask: mx.array) -> mx.array:
         for layer in self.layers:
@@ -214,7 +265,7 @@ class Decoder(nn.Module):
     def __init__(self, args: ModelArgs) -> None:
         super().__init__()
         self.layers = [DecoderLayer(args) for _ in range(args.decoder_layers)]
-        self.layer_norm = nn.LayerNorm(args.d_model)
+        self.layer_norm = LayerNorm(args.d_model)
 
     def __call__(
         self, x: mx.array, *, cross_kv: CrossKV, src_mask: mx.array, cache: list[KVCache] | None
