@@ -20,7 +20,6 @@ go to bench/results/frontend.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import random
 import resource
@@ -31,8 +30,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import membw
 import numpy as np
+from common import machine_info, markdown_table, package_versions, percentiles, results_header
 
 from streamtts.source import StreamParser, iter_lines, read_pieces
 from streamtts.text import Segmenter, segment
@@ -216,10 +215,6 @@ def print_rss_growth(path: Path) -> None:
     print((after - before) / 1024)  # ru_maxrss is in KiB on Linux
 
 
-def percentiles(values: np.ndarray) -> tuple[float, ...]:
-    return tuple(float(x) for x in np.percentile(values, [50, 95, 99]))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40], metavar="MB")
@@ -230,11 +225,7 @@ def main() -> None:
         print_rss_growth(args.rss_of)
         return
 
-    lines = [
-        "| input | MB/s wall, median (p95) | MB/s CPU, median (p95) | tracemalloc peak "
-        "| RSS growth |",
-        "|---|---|---|---|---|",
-    ]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         paths = []
         for megabytes in sorted(args.sizes):
@@ -244,56 +235,73 @@ def main() -> None:
             paths.append(path)
             # p95 of a throughput is its slow tail: the 5th percentile of the rates.
             rates = [
-                f"{np.median(values):.1f} ({np.percentile(values, 5):.1f})"
+                "{:.1f} ({:.1f})".format(*percentiles(values, [50, 5]))
                 for values in throughput(path, args.runs).values()
             ]
-            lines.append(
-                f"| {size / 1e6:.1f} MB, {count} lines | {' | '.join(rates)} "
-                f"| {traced_peak(path):.2f} MiB | {rss_growth(path):.1f} MiB |"
+            rows.append(
+                [
+                    f"{size / 1e6:.1f} MB, {count} lines",
+                    *rates,
+                    f"{traced_peak(path):.2f} MiB",
+                    f"{rss_growth(path):.1f} MiB",
+                ]
             )
-            print(lines[-1], flush=True)
+            print(" | ".join(rows[-1]), flush=True)
         measured = event_latencies(paths[-1])
 
-    latency = [
-        "| events | count | clock | p50 µs | p95 µs | p99 µs | max µs |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    verdict = []
+    latency, verdict = [], []
     for label, chosen in (
         ("every line", slice(None)),
         ("completing a sentence", measured["ended"]),
     ):
         for clock in ("wall", "cpu"):
             values = measured[clock][chosen]
-            p50, p95, p99 = percentiles(values)
+            p50, p95, p99, worst = percentiles(values, [50, 95, 99, 100])
             latency.append(
-                f"| {label} | {len(values)} | {clock} | {p50:.1f} | {p95:.1f} | {p99:.1f} "
-                f"| {values.max():.0f} |"
+                [
+                    label,
+                    len(values),
+                    clock,
+                    f"{p50:.1f}",
+                    f"{p95:.1f}",
+                    f"{p99:.1f}",
+                    f"{worst:.0f}",
+                ]
             )
             met = "met" if p99 < 1000 else "NOT met"
             verdict.append(f"- {label}, {clock} clock: p99 {p99:.0f} µs, target < 1000 µs {met}")
-    report = "\n".join([*lines, "", *latency, "", *verdict])
+    throughput_table = markdown_table(
+        [
+            "input",
+            "MB/s wall, median (p95)",
+            "MB/s CPU, median (p95)",
+            "tracemalloc peak",
+            "RSS growth",
+        ],
+        rows,
+    )
+    latency_table = markdown_table(
+        ["events", "count", "clock", "p50 µs", "p95 µs", "p99 µs", "max µs"], latency
+    )
+    report = "\n".join([throughput_table, "", latency_table, "", *verdict])
     print(report)
-    write_results(report, args)
+    write_results(report)
 
 
-def write_results(report: str, args: argparse.Namespace) -> None:
-    machine = membw.machine_info()
-    versions = membw.package_versions(["streamtts", "markdown-it-py"])
-    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+def write_results(report: str) -> None:
+    header = results_header(
+        "Frontend: stream reader + segmenter",
+        machine=machine_info(),
+        versions=package_versions(["streamtts", "markdown-it-py"]),
+    )
     RESULTS.write_text(
-        "# Frontend: stream reader + segmenter\n\n"
-        f"`.venv/bin/python bench/frontend.py --sizes {' '.join(map(str, args.sizes))} "
-        f"--runs {args.runs}`, {now}.\n\n"
-        f"{__doc__.split(chr(10) * 2, 1)[1].split('Run:')[0].strip()}\n\n"
+        header + f"{__doc__.split(chr(10) * 2, 1)[1].split('Run:')[0].strip()}\n\n"
         f"{report}\n\n"
         "A throughput's p95 is the rate that 95% of the runs reached (their 5th percentile). "
         "Per-event latency is taken on the largest input. The machine is shared with other "
         "jobs (see the load average): wall-clock figures include the time the scheduler "
         "gave them (time slices of several ms), CPU figures are this thread's own work; "
-        "throughput is a lower bound.\n\n"
-        "## Machine\n\n"
-        + "".join(f"- {key}: {value}\n" for key, value in {**machine, **versions}.items()),
+        "throughput is a lower bound.\n",
         encoding="utf-8",
     )
 

@@ -1,4 +1,4 @@
-"""Memory bandwidth and machine description for the benchmarks.
+"""Memory bandwidth of this machine: the floor under a single-sentence decode step.
 
 A single-sentence decode step is a matrix-vector product per weight matrix, so it is
 bound by how fast this machine streams weights from DRAM. The bandwidth that matters is
@@ -7,19 +7,17 @@ larger than the caches (numpy's sum is vectorised and reads each byte once), tak
 thread and with one thread per core, keeping the fastest. Dividing the bytes a decode step
 must read by this figure gives the floor that no engine can beat on this machine.
 
-Run as ``.venv/bin/python bench/membw.py`` to print the figure alone.
+Run as ``.venv/bin/python bench/membw.py`` to print the figure and the machine it is taken on.
 """
 
 from __future__ import annotations
 
 import os
-import platform
-import subprocess
 import threading
 import time
-from importlib import metadata
 
 import numpy as np
+from common import machine_info
 
 BUFFER_BYTES = 1 << 30  # 1 GiB: far past any cache, small enough to share the machine
 
@@ -55,40 +53,6 @@ def read_bandwidth_gbs(*, nbytes: int = BUFFER_BYTES, repeats: int = 7) -> dict[
         result[label] = data.nbytes / float(np.median(times)) / 1e9
     result["best"] = max(result.values())
     return result
-
-
-def machine_info() -> dict[str, str]:
-    """Describe this machine: CPU model, cores, memory, OS, and the load when asked."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in lscpu.splitlines()
-            if line.startswith("Model name")
-        )
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        pass  # macOS has no lscpu; platform's answer is the best we have there
-    memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "memory": f"{memory_gib:.1f} GiB",
-        "os": f"{platform.system()} {platform.release()} ({platform.machine()})",
-        "python": platform.python_version(),
-        "load average (1, 5, 15 min)": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-    }
-
-
-def package_versions(names: list[str]) -> dict[str, str]:
-    """Installed versions of ``names`` ("missing" for those not installed)."""
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "missing"
-    return versions
 
 
 if __name__ == "__main__":

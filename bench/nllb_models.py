@@ -1,17 +1,18 @@
 """Full-size NLLB-200 models with random weights, built once and cached for the benchmarks.
 
 No NLLB weights can be downloaded here, so the benchmarks build the closest real thing: an
-``M2M100ForConditionalGeneration`` with the exact NLLB-600M config and seeded random
-weights, saved as a Hugging Face checkpoint, then converted with the real converters
-(``streamtts convert --from DIR`` for MLX, ``ctranslate2``'s ``TransformersConverter`` for
-CTranslate2). Everything lands under ``$STREAMTTS_BENCH_CACHE`` (default
-``/tmp/streamtts-bench``) and is reused, because building and converting a 2.4 GB model
-takes minutes. The checkpoint carries a SentencePiece model of NLLB's real size (256,000
-pieces) built directly as a protobuf rather than trained, so that ``--prune-vocab`` runs the
-real Japanese selection over a vocabulary of the real size. Its pieces are synthetic: each
-script gets a share of the pieces proportional to the number of NLLB's 202 language codes
-written in it, and ``ASCII_LATIN_SHARE`` of the Latin pieces use ASCII letters only. The
-pruned head size, and so the pruned speed-up, follows from that stated assumption.
+``M2M100ForConditionalGeneration`` with the exact NLLB-600M config and seeded random weights
+(``tests/builders.py``), saved as a Hugging Face checkpoint, then converted with the real
+converters (``streamtts convert --from DIR`` for MLX, ``ctranslate2``'s
+``TransformersConverter`` for CTranslate2). Everything lands under
+``$STREAMTTS_BENCH_CACHE`` (default ``/tmp/streamtts-bench``) and is reused, because
+building and converting a 2.4 GB model takes minutes. The checkpoint carries a SentencePiece
+model of NLLB's real size (256,000 pieces) built directly as a protobuf rather than trained,
+so that ``--prune-vocab`` runs the real Japanese selection over a vocabulary of the real
+size. Its pieces are synthetic: each script gets a share of the pieces proportional to the
+number of NLLB's 202 language codes written in it, and ``ASCII_LATIN_SHARE`` of the Latin
+pieces use ASCII letters only. The pruned head size, and so the pruned speed-up, follows
+from that stated assumption.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from common import ROOT
+
 NLLB_600M_CONFIG = ROOT / "tests" / "data" / "nllb-200-distilled-600M.config.json"
 SEED = 0
 # NLLB's own init (std 0.02 everywhere) makes random-weight greedy decoding repeat one
@@ -204,19 +206,13 @@ def hf_checkpoint(shape: Shape) -> Path:
     out = cache_dir(shape) / "hf"
     if (out / "model.safetensors").is_file():
         return out
-    import torch
-    from transformers import M2M100Config, M2M100ForConditionalGeneration
+    from tests.builders import random_m2m100
 
     # A private staging directory: the pipeline benchmark may build the same cache at once.
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="hf.partial-", dir=out.parent))
-    torch.manual_seed(SEED)
-    config = M2M100Config(**{**shape.config, "init_std": INIT_STD})
-    model = M2M100ForConditionalGeneration(config).eval()
-    with torch.no_grad():
-        rows = model.model.shared.weight
-        # clamp: the padding row is all zeros and stays so.
-        rows *= EMBED_STD * rows.shape[1] ** 0.5 / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    config = {**shape.config, "init_std": INIT_STD}
+    model = random_m2m100(config, seed=SEED, embed_std=EMBED_STD)
     model.save_pretrained(staging, safe_serialization=True)
     del model
     write_spm_model(staging / "sentencepiece.bpe.model", shape.sp_size)

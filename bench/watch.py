@@ -15,7 +15,6 @@ Run as ``.venv/bin/python bench/watch.py [--appends 30]``. Writes ``bench/result
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import random
 import tempfile
@@ -23,8 +22,7 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
-from membw import machine_info, package_versions
+from common import machine_info, markdown_table, package_versions, percentiles, results_header
 
 from streamtts.text import Sentence, segment
 from streamtts.transcript import POLL, watch_pieces
@@ -75,28 +73,34 @@ def measure(appends: int, *, seed: int = 0) -> list[float]:
     return [ready[n].t_ready - appended[n] for n in range(WARMUP, WARMUP + appends)]
 
 
-def render(latencies: list[float], machine: dict[str, str], versions: dict[str, str]) -> str:
+def render(latencies: list[float]) -> str:
     """The markdown report."""
-    ms = np.asarray(latencies) * 1000
-    p50, p95 = np.percentile(ms, [50, 95])
+    p50, p95, worst = percentiles(latency * 1000 for latency in latencies)
     verdict = "met" if p95 < TARGET_MS else "NOT met"
+    table = markdown_table(
+        ["appended → t_ready", "p50 ms", "p95 ms", "max ms", "n"],
+        [
+            [
+                "watch (poll + parse + segment)",
+                f"{p50:.1f}",
+                f"{p95:.1f}",
+                f"{worst:.1f}",
+                len(latencies),
+            ]
+        ],
+        right=True,
+    )
     return "\n".join(
         [
-            "# Watch: a text block appended to a transcript → its sentence ready",
-            "",
-            f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC with "
-            f"`.venv/bin/python bench/watch.py --appends {len(latencies)}`: "
-            f"{len(latencies)} appends after {WARMUP} warm-up, 50-250 ms apart; the "
+            results_header(
+                "Watch: a text block appended to a transcript → its sentence ready",
+                machine=machine_info(),
+                versions=package_versions(PACKAGES),
+            )
+            + f"{len(latencies)} appends after {WARMUP} warm-up, 50-250 ms apart; the "
             f"follower looks at the file every {POLL * 1000:.0f} ms.",
             "",
-            "Machine: " + "; ".join(f"{k}: {v}" for k, v in machine.items()),
-            "",
-            "Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
-            "",
-            "| appended → t_ready | p50 ms | p95 ms | max ms | n |",
-            "|---|---:|---:|---:|---:|",
-            f"| watch (poll + parse + segment) | {p50:.1f} | {p95:.1f} | {ms.max():.1f} | "
-            f"{len(ms)} |",
+            table,
             "",
             f"Target p95 < {TARGET_MS:.0f} ms: {verdict}. The poll period bounds the wait "
             "(an append waits half a period on average); parsing a line and segmenting "
@@ -111,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appends", type=int, default=30, help="appends that are counted")
     args = parser.parse_args()
-    report = render(measure(args.appends), machine_info(), package_versions(PACKAGES))
+    report = render(measure(args.appends))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(report)
     print(report)

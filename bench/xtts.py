@@ -16,7 +16,6 @@ writes bench/results/xtts.md.
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import statistics
 import sys
@@ -24,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from membw import machine_info, package_versions
-from tts import SENTENCES, p95, synthesize
+from common import machine_info, markdown_table, package_versions, percentiles, results_header
+from tts import sentences, synthesize
 
 from streamtts.tts.base import WARMUP_TEXT
 from streamtts.tts.xtts import XttsEngine
@@ -49,7 +48,7 @@ def reference(path: Path) -> Path:
     import pyopenjtalk
     import soundfile
 
-    audio, rate = pyopenjtalk.tts("".join(SENTENCES[4:8]))
+    audio, rate = pyopenjtalk.tts("".join(sentences()[4:8]))
     soundfile.write(path, (audio / 32768).astype(np.float32), rate, subtype="PCM_16")
     return path
 
@@ -71,8 +70,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     # The tests' model builder, at full size: one definition of the random XTTS v2 layout.
-    sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
-    from xtts_model import build_random_xtts
+    from tests.builders import build_random_xtts
 
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="xtts-bench-") as tmp:
@@ -103,7 +101,7 @@ def main() -> None:
         warmup = time.perf_counter() - start
 
         rows = []
-        for text in SENTENCES:
+        for text in sentences():
             tokens = speech_tokens(text)
             engine.model.gpt.max_gen_mel_tokens = tokens
             taken = [synthesize(engine, text) for _ in range(args.runs)]
@@ -113,54 +111,50 @@ def main() -> None:
             rows.append((text, tokens, audio, len(taken[0][2]), ttfc, rtf))
             print(f"{len(text)} chars: first chunk {ttfc:.2f} s, RTF {rtf:.2f}", file=sys.stderr)
 
-    ttfcs, rtfs = [row[4] for row in rows], [row[5] for row in rows]
-    machine = machine_info()
+    ttfc_spread = percentiles((row[4] for row in rows), [50, 95])
+    rtf_spread = percentiles((row[5] for row in rows), [50, 95])
+    shared = ": other processes shared the CPU, so these times are pessimistic"
+    header = results_header(
+        "XTTS v2 (random weights at the real shape)",
+        machine={
+            **machine_info(),
+            "load average before the run": " ".join(f"{x:.2f}" for x in load_before)
+            + (shared if load_before[0] > 0.5 else ""),
+        },
+        versions=package_versions(PACKAGES),
+    )
     lines = [
-        "# XTTS v2 (random weights at the real shape)",
+        f"{len(rows)} sentences, {args.runs} run(s) each after one warm-up synthesis; chunks "
+        f"of {args.chunk} GPT tokens; torch threads: {torch.get_num_threads()}. No GPU or "
+        "Apple-silicon figures: none were measured.",
         "",
-        f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, "
-        f"`.venv-xtts/bin/python bench/xtts.py --runs {args.runs} --chunk {args.chunk} "
-        f"--device {args.device}" + (f" --threads {args.threads}" if args.threads else "") + "`: "
-        f"{len(SENTENCES)} sentences, {args.runs} run(s) each after "
-        f"one warm-up synthesis; chunks of {args.chunk} GPT tokens; torch threads: "
-        f"{torch.get_num_threads()}.",
-        "",
-        "| measure | median | p95 |",
-        "| --- | --- | --- |",
-        f"| time to first chunk (s) | {statistics.median(ttfcs):.2f} | {p95(ttfcs):.2f} |",
-        f"| real-time factor (synthesis / audio) | {statistics.median(rtfs):.2f} "
-        f"| {p95(rtfs):.2f} |",
-        "",
-        "| once per start | seconds |",
-        "| --- | --- |",
-        f"| load + clone the reference WAV (latents computed) | {cloned:.1f} |",
-        f"| load, latents read from the voice cache | {cached:.1f} |",
-        f"| warm-up synthesis | {warmup:.1f} |",
-        "",
-        "| characters | GPT tokens | audio (s) | chunks | first chunk (s) | RTF |",
-        "| --- | --- | --- | --- | --- | --- |",
-        *[
-            f"| {len(text)} | {tokens} | {audio:.2f} | {chunks} | {ttfc:.2f} | {rtf:.2f} |"
-            for text, tokens, audio, chunks, ttfc, rtf in rows
-        ],
-        "",
-        "## Machine",
-        "",
-        *[f"- {key}: {value}" for key, value in machine.items()],
-        f"- load average before the run: {' '.join(f'{x:.2f}' for x in load_before)}"
-        + (
-            ": other processes shared the CPU, so these times are pessimistic"
-            if load_before[0] > 0.5
-            else ""
+        markdown_table(
+            ["measure", "median", "p95"],
+            [
+                ["time to first chunk (s)", *(f"{x:.2f}" for x in ttfc_spread)],
+                ["real-time factor (synthesis / audio)", *(f"{x:.2f}" for x in rtf_spread)],
+            ],
         ),
-        "- No GPU or Apple-silicon figures: none were measured.",
         "",
-        "## Versions",
+        markdown_table(
+            ["once per start", "seconds"],
+            [
+                ["load + clone the reference WAV (latents computed)", f"{cloned:.1f}"],
+                ["load, latents read from the voice cache", f"{cached:.1f}"],
+                ["warm-up synthesis", f"{warmup:.1f}"],
+            ],
+        ),
         "",
-        *[f"- {key}: {value}" for key, value in package_versions(PACKAGES).items()],
+        markdown_table(
+            ["characters", "GPT tokens", "audio (s)", "chunks", "first chunk (s)", "RTF"],
+            [
+                [len(text), tokens, f"{audio:.2f}", chunks, f"{first:.2f}", f"{factor:.2f}"]
+                for text, tokens, audio, chunks, first, factor in rows
+            ],
+        ),
         "",
     ]
-    text = "\n".join(lines)
+    text = header + "\n".join(lines)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

@@ -1,6 +1,6 @@
 """Translators and ``streamtts translate``, end to end through a real ``streamtts convert``.
 
-The checkpoint is a random-weight M2M100 in NLLB's layout (see conftest), so translations
+The checkpoint is a random-weight M2M100 in NLLB's layout (tests/builders.py), so translations
 are nonsense Japanese; what is checked is that they are exactly transformers' greedy output.
 """
 

@@ -30,7 +30,7 @@ SENTENCE = "こんにちは、今日はいい天気ですね。"
 @pytest.fixture(scope="module")
 def tiny_xtts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random-weight XTTS v2 model directory with two built-in speakers."""
-    from xtts_model import build_random_xtts
+    from builders import build_random_xtts
 
     return build_random_xtts(tmp_path_factory.mktemp("xtts") / "XTTS-v2")
 
