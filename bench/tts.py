@@ -35,7 +35,8 @@ from common import (
 )
 
 from streamtts.tts import ENGINES, TTSEngine, engine_class, load_engine
-from streamtts.tts.seams import SILENCE_THRESHOLD, silent_runs
+from streamtts.tts.seams import SILENCE_THRESHOLD
+from tests.audio_checks import silent_runs
 
 LONG = 30  # characters: the sentences the clause-TTFC target is about
 JOIN_WINDOW_SECONDS = 0.001  # samples this close to a join are where a click would be

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from audio_checks import silent_runs
 
 from streamtts.tts import EngineError, describe_engines, load_engine
 from streamtts.tts.chunks import Chunk, split_sentence
@@ -23,7 +24,6 @@ from streamtts.tts.seams import (
     SILENCE_THRESHOLD,
     shape,
     shape_stream,
-    silent_runs,
 )
 from streamtts.tts.system import EspeakEngine, espeak_binary, read_wav
 

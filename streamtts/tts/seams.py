@@ -93,19 +93,3 @@ def shape(audio: np.ndarray, sample_rate: int, *, trail_seconds: float) -> np.nd
 def _ramp(length: int) -> np.ndarray:
     """Raised cosine from exactly 0 up to (not including) 1: the edge sample is zero."""
     return (0.5 - 0.5 * np.cos(np.pi * np.arange(length) / max(length, 1))).astype(np.float32)
-
-
-def silent_runs(
-    audio: np.ndarray, sample_rate: int, *, min_seconds: float
-) -> list[tuple[float, float]]:
-    """The inner pauses of ``audio`` (below ``SILENCE_THRESHOLD``): (start, length) in seconds.
-
-    Leading and trailing silence are not counted; bench/tts.py compares seams with the
-    pauses an engine makes itself.
-    """
-    loud = np.flatnonzero(np.abs(audio) > SILENCE_THRESHOLD)
-    gaps = np.diff(loud) - 1
-    return [
-        (float((loud[i] + 1) / sample_rate), float(gaps[i] / sample_rate))
-        for i in np.flatnonzero(gaps >= min_seconds * sample_rate)
-    ]
