@@ -27,7 +27,7 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from streamtts.convert.checkpoint import CheckpointError, read_checkpoint
-from streamtts.convert.staging import check_writable, replace_directory
+from streamtts.convert.staging import check_directory_writable, replace_directory
 from streamtts.convert.vocab import japanese_token_ids
 from streamtts.errors import StreamttsError
 from streamtts.nllb.load import (
@@ -90,7 +90,7 @@ def check_options(options: ConvertOptions, out: Path) -> None:
     if out.exists() and not options.force:
         raise ConvertError(f"{out} already exists; pass --force to replace it")
     try:
-        check_writable(out)
+        check_directory_writable(out)
     except StreamttsError as error:
         raise ConvertError(str(error)) from None
 

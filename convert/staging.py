@@ -53,7 +53,7 @@ def clean_stale(out: Path) -> list[Path]:
     return touched
 
 
-def check_writable(out: Path) -> None:
+def check_directory_writable(out: Path) -> None:
     """Raise a one-line error unless ``out`` could be created or replaced (checked early)."""
     parent = out.parent
     while not parent.exists() and parent != parent.parent:

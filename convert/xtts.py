@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from streamtts.convert.hub import snapshot
-from streamtts.convert.staging import check_writable, replace_directory
+from streamtts.convert.staging import check_directory_writable, replace_directory
 from streamtts.errors import StreamttsError
 from streamtts.tts.xtts import REQUIRED_FILES, SPEAKERS_FILE
 
@@ -46,7 +46,7 @@ def install_xtts(
     """
     if out.exists() and not force:  # say so before a long download, not after
         raise InstallError(f"{out} already exists; pass --force to replace it")
-    check_writable(out)
+    check_directory_writable(out)
     if source is None:
         source = snapshot(repo_id, revision, list(FILES), instead=FROM_LOCAL)
     missing = [name for name in REQUIRED_FILES if not (source / name).is_file()]
