@@ -18,8 +18,9 @@ from streamtts.cli import app
 from streamtts.convert import nllb as convert_nllb
 from streamtts.convert.nllb import ConvertError, convert_checkpoint
 from streamtts.convert.vocab import japanese_token_ids
-from streamtts.nllb.load import MANIFEST, ModelDirError, load, sha256_file
+from streamtts.nllb.load import MANIFEST, ModelDirError, load
 from streamtts.nllb.tokenizer import NllbTokenizer
+from streamtts.paths import sha256_file
 
 runner = CliRunner()
 # sp pieces + fairseq offset + 202 language codes + <mask>, for the session's 700-piece model.

@@ -21,7 +21,6 @@ row-major as they are.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ import mlx.nn as nn
 from streamtts.errors import StreamttsError
 from streamtts.nllb.model import Model, ModelArgs
 from streamtts.nllb.tokenizer import NllbTokenizer
+from streamtts.paths import sha256_file
 
 MANIFEST = "manifest.json"
 CONFIG = "config.json"
@@ -56,15 +56,6 @@ class NllbBundle:
     tokenizer: NllbTokenizer
     config: dict[str, Any]
     vocab_map: mx.array | None
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 8 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(8 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_manifest(model_dir: Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from streamtts.paths import user_cache_dir
+from streamtts.paths import sha256_file, user_cache_dir
 from streamtts.tts.base import ClauseEngine, EngineError, EngineInfo
 from streamtts.tts.chunks import Chunk
 from streamtts.tts.seams import pause_after, shape_stream
@@ -111,14 +111,6 @@ def _check_model_dir(model_dir: Path) -> None:
             f"no XTTS v2 model in {model_dir} (missing {', '.join(missing)}): run `{FETCH}` "
             "once, or set STREAMTTS_XTTS_DIR to a directory holding coqui/XTTS-v2"
         )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_identity(model_dir: Path) -> str:
@@ -237,7 +229,7 @@ class XttsEngine(ClauseEngine):
 
         config = self.model.config
         settings = {name: config[name] for name in _CLONING_SETTINGS}
-        key = hashlib.sha256(f"{_sha256(wav)} {self.model_id} {settings}".encode()).hexdigest()
+        key = hashlib.sha256(f"{sha256_file(wav)} {self.model_id} {settings}".encode()).hexdigest()
         cached = self.cache_dir / f"{key[:32]}.pt"
         if cached.is_file():
             try:
