@@ -34,7 +34,6 @@ __all__ = [
     "SOFT_LIMIT",
     "Segmenter",
     "Sentence",
-    "is_japanese",
     "segment",
 ]
 
@@ -291,18 +290,3 @@ def _pair_surrogates(text: str) -> str:
 def _strip_controls(text: str) -> str:
     """``text`` without terminal escapes or control characters but tab and newline."""
     return _CONTROL.sub("", _ESCAPE.sub("", text))
-
-
-def is_japanese(text: str) -> bool:
-    """True when text is mostly Japanese (kana and kanji), e.g. an agent answering in Japanese.
-
-    A Japanese character says about as much as two Latin letters, so it counts double:
-    ``README を更新しました`` is Japanese; an English sentence quoting a button label is not.
-    """
-    japanese = latin = 0
-    for c in text:
-        if "\u3040" <= c <= "\u30ff" or "\u3400" <= c <= "\u9fff" or "\uff66" <= c <= "\uff9f":
-            japanese += 1
-        elif c.isascii() and c.isalpha():
-            latin += 1
-    return japanese > 0 and japanese * 2 >= latin

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Protocol
 from streamtts.errors import StreamttsError
 from streamtts.nllb.tokenizer import check_language
 from streamtts.paths import user_cache_dir
-from streamtts.text import is_japanese
 
 if TYPE_CHECKING:
     from streamtts.nllb.generate import GenerateOptions
@@ -232,3 +231,18 @@ def load_translator(
     _language(src_lang)
     _language(tgt_lang)
     return modes[mode]()
+
+
+def is_japanese(text: str) -> bool:
+    """True when text is mostly Japanese (kana and kanji), e.g. an agent answering in Japanese.
+
+    A Japanese character says about as much as two Latin letters, so it counts double:
+    ``README を更新しました`` is Japanese; an English sentence quoting a button label is not.
+    """
+    japanese = latin = 0
+    for c in text:
+        if "\u3040" <= c <= "\u30ff" or "\u3400" <= c <= "\u9fff" or "\uff66" <= c <= "\uff9f":
+            japanese += 1
+        elif c.isascii() and c.isalpha():
+            latin += 1
+    return japanese > 0 and japanese * 2 >= latin

@@ -15,7 +15,6 @@ from streamtts.text import (
     SOFT_LIMIT,
     Segmenter,
     Sentence,
-    is_japanese,
     segment,
 )
 
@@ -280,15 +279,6 @@ def test_speakable_rendering() -> None:
     assert speakable("snake_case and a*b stay, **Done.") == "snake_case and a*b stay, Done."
     assert speakable_row("|---|:-:|") == ""
     assert speakable_row("| **A** | | `b` |") == "A, b"
-
-
-def test_is_japanese() -> None:
-    assert is_japanese("了解しました。")
-    assert is_japanese("README を更新しました")
-    assert is_japanese("`streamtts` の設定ファイルを更新しました。")
-    assert not is_japanese("The button says キャンセル today")
-    assert not is_japanese("Hello world.")
-    assert not is_japanese("123 !?")
 
 
 @pytest.mark.parametrize("boundary", list(Boundary))

@@ -20,6 +20,7 @@ from streamtts.translate import (
     ModelNotFoundError,
     NllbTranslator,
     default_model_dir,
+    is_japanese,
     load_translator,
 )
 
@@ -252,3 +253,12 @@ def test_an_empty_model_dir_variable_is_an_error(monkeypatch: pytest.MonkeyPatch
     result = runner.invoke(app, ["translate", "Hello."])
     assert result.exit_code == 1
     assert result.stderr == ("streamtts: STREAMTTS_MODEL_DIR is empty; name a path or unset it\n")
+
+
+def test_is_japanese() -> None:
+    assert is_japanese("了解しました。")
+    assert is_japanese("README を更新しました")
+    assert is_japanese("`streamtts` の設定ファイルを更新しました。")
+    assert not is_japanese("The button says キャンセル today")
+    assert not is_japanese("Hello world.")
+    assert not is_japanese("123 !?")
