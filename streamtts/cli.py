@@ -330,6 +330,15 @@ def translate(
             "and ms (after one warm-up translation).",
         ),
     ] = False,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            metavar=FLAG,
+            help="Check every model file's sha256 against the manifest first (sizes are "
+            "always checked).",
+        ),
+    ] = False,
 ) -> None:
     """Translate sentences with the converted NLLB-200 model, one output line per input."""
     import json
@@ -343,7 +352,9 @@ def translate(
         options = GenerateOptions(max_new_tokens=max_tokens)
     # Stdin is opened before the model loads, so a closed one is said at once.
     inputs = texts or (line.rstrip("\r\n") for line in stdin_text())
-    translator = NllbTranslator(model_dir, src_lang=src, tgt_lang=tgt, options=options)
+    translator = NllbTranslator(
+        model_dir, src_lang=src, tgt_lang=tgt, options=options, verify=verify
+    )
     if as_json:
         translator.warmup()  # so that ms is the steady figure, not the first call's
     for text in inputs:

@@ -102,11 +102,14 @@ class NllbTranslator:
         src_lang: str = "eng_Latn",
         tgt_lang: str = "jpn_Jpan",
         options: GenerateOptions | None = None,
+        verify: bool = False,
     ) -> None:
         """Load the converted model in ``model_dir`` (default: :func:`default_model_dir`).
 
-        Raises ModelNotFoundError when the directory is missing, incomplete or corrupt, and
-        LanguageError for an unknown language code.
+        Every file's size is checked against the manifest; ``verify`` checks its sha256 too
+        (seconds for the real model, so only on request). Raises ModelNotFoundError when the
+        directory is missing, incomplete or corrupt, and LanguageError for an unknown
+        language code.
         """
         from streamtts.nllb.generate import GenerateOptions
         from streamtts.nllb.load import ModelDirError, load
@@ -115,7 +118,7 @@ class NllbTranslator:
         self.tgt_lang = _language(tgt_lang)
         self.options = options or GenerateOptions()
         try:
-            self.bundle = load(model_dir or default_model_dir())
+            self.bundle = load(model_dir or default_model_dir(), verify=verify)
         except ModelDirError as error:
             raise ModelNotFoundError(str(error)) from None
         self._tgt_id = self.bundle.tokenizer.lang_id(tgt_lang)

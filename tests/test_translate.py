@@ -183,6 +183,21 @@ def test_corrupt_model_is_one_line(model_dir: Path):
     )
 
 
+def test_verify_finds_a_changed_byte_that_the_size_check_cannot(model_dir: Path):
+    weights = next(model_dir.glob("*.safetensors"))
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # same size: only the hash can tell
+    weights.write_bytes(bytes(data))
+    args = ["translate", "--model-dir", str(model_dir), "Hello."]
+    assert runner.invoke(app, args).exit_code == 0
+    result = runner.invoke(app, [*args, "--verify"])
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"streamtts: model in {model_dir} is corrupt: {weights.name} has changed; "
+        f"run `streamtts convert --out {model_dir} --force` to rebuild it\n"
+    )
+
+
 def test_unknown_language_is_one_line(tmp_path: Path):
     result = runner.invoke(app, ["translate", "--tgt", "jpn", "Hello."])
     assert result.exit_code == 1
