@@ -39,6 +39,7 @@ class Playback:
     t_start: float | None = None  # time.perf_counter() when the first sample was taken
     t_end: float | None = None  # … and the last; None if it was discarded
     done: threading.Event = field(default_factory=threading.Event)
+    cancelled: bool = False  # silenced by ``cancel``: nothing more of it is queued
 
 
 class AudioSink(Protocol):
@@ -69,6 +70,14 @@ class AudioSink(Protocol):
 
     def close(self, *, discard: bool = False) -> None:
         """Stop: play what is queued first, or with ``discard`` fall silent at once."""
+        ...
+
+    def cancel(self, playback: Playback) -> None:
+        """Silence one sentence at once, queued or playing; a file keeps what it was given."""
+        ...
+
+    def pause(self, paused: bool) -> None:
+        """Hold playback where it is (silence), or go on from there; a file ignores it."""
         ...
 
 
@@ -103,6 +112,7 @@ class _FrameQueue:
         self._current: Playback | None = None
         self._last: Playback | None = None
         self._closed = False  # after discard() nothing more is queued
+        self.paused = False  # the device plays silence and nothing is taken from the queue
         self._lock = threading.Lock()
 
     def enqueue(
@@ -111,20 +121,23 @@ class _FrameQueue:
         self._last = playback
         for data in at_rate(chunks, sample_rate, self.rate):
             with self._lock:
-                if data.size and not self._closed:
+                if data.size and not self._closed and not playback.cancelled:
                     playback.frames += data.size
                     self._items.append((playback, data))
         with self._lock:
-            if not self._closed:
+            if not self._closed and not playback.cancelled:
                 self._items.append((playback, None))
                 return playback
-        playback.done.set()  # a sentence still arriving when the sink was silenced
+        playback.done.set()  # a sentence still arriving when it or the sink was silenced
         return playback
 
     def pull(self, out: np.ndarray, now: float) -> None:
         """Fill ``out`` with the next frames (zeros when starved), stamping playbacks."""
         filled, finished = 0, []
         with self._lock:
+            if self.paused:
+                out[:] = 0
+                return
             # End markers are taken even when ``out`` is full, so t_end is this block's time.
             while self._items and (filled < len(out) or self._items[0][1] is None):
                 playback, data = self._items[0]
@@ -152,7 +165,18 @@ class _FrameQueue:
     @property
     def playing(self) -> bool:
         """Whether a sentence has started and not ended: running dry now is audible."""
-        return self._current is not None
+        return self._current is not None and not self.paused
+
+    def cancel(self, playback: Playback) -> None:
+        """Drop one sentence's frames, played or not; it ends unplayed (``t_end`` None)."""
+        with self._lock:
+            playback.cancelled = True
+            if self._items and self._items[0][0] is playback:
+                self._offset = 0
+            self._items = deque(item for item in self._items if item[0] is not playback)
+            if self._current is playback:
+                self._current = None
+        playback.done.set()
 
     def discard(self) -> None:
         """Drop everything queued; its playbacks end unplayed (``t_end`` stays None)."""
@@ -242,6 +266,14 @@ class SoundDeviceSink:
         """Queue one sentence (resampled to the device rate); return once it is queued."""
         return self._frames.enqueue(chunks, sample_rate, playback or Playback())
 
+    def cancel(self, playback: Playback) -> None:
+        """Silence one sentence, queued or playing."""
+        self._frames.cancel(playback)
+
+    def pause(self, paused: bool) -> None:
+        """Play silence, keeping the queue, until resumed."""
+        self._frames.paused = paused
+
     def close(self, *, discard: bool = False) -> None:
         """Close the stream after draining, or silence it at once with ``discard``."""
         if discard:
@@ -297,6 +329,14 @@ class NullSink:
         self.frames += playback.frames
         return playback
 
+    def cancel(self, playback: Playback) -> None:
+        """Realtime: silence one sentence. Otherwise it was taken already."""
+        self._frames.cancel(playback)
+
+    def pause(self, paused: bool) -> None:
+        """Realtime: consume silence, keeping the queue, until resumed."""
+        self._frames.paused = paused
+
     @property
     def gap_seconds(self) -> float:
         """Realtime: silence played inside sentences because audio arrived late."""
@@ -346,6 +386,14 @@ class TeeSink:
     def gap_seconds(self) -> float:
         """The playing sink's gaps."""
         return self.primary.gap_seconds
+
+    def cancel(self, playback: Playback) -> None:
+        """Silence it on the playing sink; the copy keeps what it was handed."""
+        self.primary.cancel(playback)
+
+    def pause(self, paused: bool) -> None:
+        """Pause the playing sink."""
+        self.primary.pause(paused)
 
     def close(self, *, discard: bool = False) -> None:
         """Close both; the copy keeps what was handed to it (if anything) even on discard."""

@@ -25,11 +25,13 @@ import os
 import secrets
 import shlex
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from streamtts.errors import StreamttsError, from_os_error
+from streamtts.paths import claude_dir
 
 HOOK_EVENTS = ("MessageDisplay", "Stop", "UserPromptSubmit", "SessionStart", "SessionEnd")
 HOOK_PROGRAM = "streamtts-hook"
@@ -53,11 +55,12 @@ class Change:
     events: tuple[str, ...]
 
 
-def settings_path(*, project: Path | None = None, home: Path | None = None) -> Path:
-    """``<project>/.claude/settings.json``, or the user's ``~/.claude/settings.json``."""
+def settings_path(*, project: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """``<project>/.claude/settings.json``, or the user's (in ``$CLAUDE_CONFIG_DIR`` if set,
+    else ``~/.claude``), where Claude Code reads them."""
     if project is not None:
         return project / ".claude" / "settings.json"
-    return (Path.home() if home is None else home) / ".claude" / "settings.json"
+    return claude_dir(environ) / "settings.json"
 
 
 def is_ours(entry: object) -> bool:

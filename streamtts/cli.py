@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from streamtts import __version__
+from streamtts import __version__, cli_daemon
 from streamtts.console import (
     exit_interrupted,
     one_line_errors,
@@ -30,6 +30,7 @@ from streamtts.console import (
 from streamtts.errors import StreamttsError
 from streamtts.options import (
     FLAG,
+    Daemon,
     Device,
     Format,
     InputFile,
@@ -45,11 +46,12 @@ from streamtts.options import (
     Translate,
     Tts,
     Voice,
+    speak_options,
 )
 from streamtts.source import InputFormat
 
 if TYPE_CHECKING:
-    from streamtts.config import SpeakOptions
+    pass
 
 app = typer.Typer(
     name="streamtts",
@@ -95,16 +97,6 @@ _CONFIG_HELP = """
     $STREAMTTS_CONFIG, else config.toml in the user config directory
     (~/.config/streamtts on Linux).
     """
-# Parameter names that are not the option's own (they would shadow builtins).
-_OPTION_NAMES = {"subtitles": "print", "input_format": "format"}
-
-
-def _options(given: dict[str, object]) -> SpeakOptions:
-    """The options of a run: what was typed over the environment, the config file, defaults."""
-    from streamtts.config import load_options
-
-    typed = {_OPTION_NAMES.get(key, key): value for key, value in given.items()}
-    return load_options({key: value for key, value in typed.items() if value is not None})
 
 
 @app.command(help="Speak an agent's prose in Japanese as it arrives on stdin." + _CONFIG_HELP)
@@ -124,8 +116,9 @@ def speak(
     stats: Stats = None,
     stats_json: StatsJson = None,
     input_format: Format = None,
+    daemon: Daemon = None,
 ) -> None:
-    options = _options({key: value for key, value in locals().items() if key != "file"})
+    options = speak_options({key: value for key, value in locals().items() if key != "file"})
     from streamtts.speak import speak as speak_stream
 
     with signals_interrupt(), open_input(file) as stream:
@@ -154,8 +147,9 @@ def watch(
     max_lag: MaxLag = None,
     stats: Stats = None,
     stats_json: StatsJson = None,
+    daemon: Daemon = None,
 ) -> None:
-    options = _options({key: value for key, value in locals().items() if key != "transcript"})
+    options = speak_options({key: value for key, value in locals().items() if key != "transcript"})
     from streamtts.speak import watch as watch_transcript
 
     with signals_interrupt():
@@ -383,12 +377,13 @@ def say(
     play: Play = None,
     stats: Stats = None,
     stats_json: StatsJson = None,
+    daemon: Daemon = None,
 ) -> None:
     """Speak Japanese text with a local engine, as `speak --translate none` speaks it.
 
     The config file and STREAMTTS_<NAME> variables apply as for `speak`.
     """
-    options = _options({key: value for key, value in locals().items() if key != "text"})
+    options = speak_options({key: value for key, value in locals().items() if key != "text"})
     from streamtts.speak import say as say_text
 
     options = dataclasses.replace(options, translate="none")
@@ -431,3 +426,18 @@ def devices() -> None:
             f"{mark} {device.index:>3}  {device.name}  "
             f"({device.host_api}, {device.channels} ch, {device.sample_rate} Hz)"
         )
+
+
+# The resident daemon's commands live in a module of their own.
+for _command in (
+    cli_daemon.serve,
+    cli_daemon.status,
+    cli_daemon.stop,
+    cli_daemon.skip,
+    cli_daemon.pause,
+    cli_daemon.resume,
+    cli_daemon.shutdown,
+):
+    app.command()(_command)
+app.add_typer(cli_daemon.hooks, name="hooks")
+app.add_typer(cli_daemon.service, name="service")

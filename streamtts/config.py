@@ -53,6 +53,7 @@ class SpeakOptions:
         stats_json: write one record per sentence (text, translation, timestamps or skip
             reason) plus the summary to this JSON file.
         format: input format, ``auto`` to detect it from the first events.
+        daemon: speak through the resident daemon (``streamtts serve``) when one answers.
     """
 
     translate: str = "nllb"
@@ -68,6 +69,7 @@ class SpeakOptions:
     stats: bool = False
     stats_json: Path | None = None
     format: str = "auto"
+    daemon: bool = True
 
     @property
     def plays(self) -> bool:

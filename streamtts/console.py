@@ -44,8 +44,8 @@ def one_line_errors() -> Iterator[None]:
         exit_interrupted()
 
 
-def exit_interrupted() -> NoReturn:
-    """Flush what was written and end the process with exit 130, at once.
+def exit_interrupted(code: int = 130) -> NoReturn:
+    """Flush what was written and end the process with exit ``code`` (130), at once.
 
     ``os._exit`` on purpose: after Ctrl-C the reading thread may sit for good in a read()
     on a pipe (closing that file, or the interpreter's exit, then waits for it), and MLX or
@@ -57,7 +57,7 @@ def exit_interrupted() -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    os._exit(130)
+    os._exit(code)
 
 
 @contextlib.contextmanager

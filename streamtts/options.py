@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from streamtts.config import INPUT_FORMATS, SPEED_RANGE, TRANSLATE_MODES
+from streamtts.config import INPUT_FORMATS, SPEED_RANGE, TRANSLATE_MODES, SpeakOptions, load_options
 
 FLAG = " "  # the metavar of an option that takes no value
 
@@ -132,3 +132,21 @@ StatsJson = Annotated[
         show_default=False,
     ),
 ]
+Daemon = Annotated[
+    bool | None,
+    typer.Option(
+        "--daemon/--no-daemon",
+        help="Speak through the resident daemon (streamtts serve) when one runs. (default: yes)",
+        metavar=FLAG,
+        show_default=False,
+    ),
+]
+
+# Parameter names that are not the option's own (they would shadow builtins).
+_OPTION_NAMES = {"subtitles": "print", "input_format": "format"}
+
+
+def speak_options(given: dict[str, object]) -> SpeakOptions:
+    """The options of a run: what was typed over the environment, the config file, defaults."""
+    typed = {_OPTION_NAMES.get(key, key): value for key, value in given.items()}
+    return load_options({key: value for key, value in typed.items() if value is not None})

@@ -37,6 +37,13 @@ def user_cache_dir() -> Path:
     return base / "streamtts"
 
 
+def claude_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Claude Code's own directory (settings, transcripts): ``$CLAUDE_CONFIG_DIR`` or ~/.claude."""
+    environ = os.environ if environ is None else environ
+    root = environ.get("CLAUDE_CONFIG_DIR")
+    return Path(root) if root else Path.home() / ".claude"
+
+
 def check_writable(path: Path) -> None:
     """Raise a one-line ``StreamttsError`` unless a file can be written at ``path``.
 

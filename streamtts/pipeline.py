@@ -131,8 +131,10 @@ class Pipeline:
     ``load_translator`` and ``load_engine`` are called on the thread that will use what they
     return, so model loading and warm-up overlap the wait for input. ``max_lag`` skips a
     sentence that would start playing more than that many seconds after it was ready, before
-    any work is spent on it. ``max_ahead`` bounds the seconds of audio synthesized before the
-    player needs them. A pipeline runs once.
+    any work is spent on it; ``max_age`` is the same limit by another name (the daemon's
+    queue policy, so its skips are counted apart). ``max_ahead`` bounds the seconds of
+    audio synthesized before the player needs them. ``cancel`` skips sentences already
+    taken (the resident daemon's stop, skip and latest-turn policy). A pipeline runs once.
     """
 
     def __init__(
@@ -142,12 +144,14 @@ class Pipeline:
         load_engine: Callable[[], TTSEngine],
         sink: AudioSink,
         max_lag: float | None = None,
+        max_age: float | None = None,
         max_ahead: float = MAX_AHEAD,
     ) -> None:
         self._load_translator = load_translator
         self._load_engine = load_engine
         self._sink = sink
         self._max_lag = max_lag
+        self._max_age = max_age
         self._max_ahead = max_ahead
         self._clock = _PlayerClock(sink.realtime)
         self._warned: set[str] = set()  # translation errors already logged as warnings
@@ -162,6 +166,11 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._in_flight = 0  # sentences handed on by the translator, not yet finished
         self._in_flight_lock = threading.Lock()
+        # Sentences taken and not yet finished, and the playbacks of those handed to the
+        # sink: what cancel() can still silence.
+        self._live: dict[int, SentenceRecord] = {}
+        self._playbacks: dict[int, Playback] = {}
+        self._live_lock = threading.Lock()
         self._t0 = time.perf_counter()
 
     def run(self, sentences: Iterable[Sentence]) -> Iterator[Event]:
@@ -192,6 +201,9 @@ class Pipeline:
                     yield from self._follow(record, playback)
                 with self._in_flight_lock:
                     self._in_flight -= 1
+                with self._live_lock:
+                    self._live.pop(record.seq, None)
+                    self._playbacks.pop(record.seq, None)
                 yield Finished(record)
             finished = True
         except Stopped:  # a stage failed, or stop() was called from another thread
@@ -213,6 +225,21 @@ class Pipeline:
         for thread in self._threads[1:]:
             thread.join(timeout=max(0.0, deadline - time.perf_counter()))
 
+    def cancel(self, which: Callable[[SentenceRecord], bool], reason: str) -> int:
+        """Skip, as ``reason``, every sentence taken and not finished for which ``which`` holds.
+
+        Callable from any thread: a sentence waiting is never translated or synthesized, one
+        being synthesized stops at its next chunk, and one in the sink is silenced at once.
+        Returns how many were cancelled.
+        """
+        with self._live_lock:
+            chosen = [r for r in self._live.values() if r.skipped is None and which(r)]
+            for record in chosen:
+                record.skip(reason)
+                if record.seq in self._playbacks:
+                    self._sink.cancel(self._playbacks[record.seq])
+        return len(chosen)
+
     # -- stages ---------------------------------------------------------------------------
 
     def _guard(self, stage: Callable[..., None], *args: object) -> None:
@@ -230,7 +257,10 @@ class Pipeline:
         for sentence in sentences:
             if self._stop.is_set():  # a sentence that comes after the stop is not taken
                 return
-            self._to_translate.put(SentenceRecord(sentence.seq, sentence.text, sentence.t_ready))
+            record = SentenceRecord(sentence.seq, sentence.text, sentence.t_ready)
+            with self._live_lock:
+                self._live[record.seq] = record
+            self._to_translate.put(record)
         self._to_translate.close()
 
     def _translate(self) -> None:
@@ -298,6 +328,8 @@ class Pipeline:
         try:
             # The whole sentence: the engine splits it into the chunks it speaks.
             for chunk in engine.synthesize(record.translation):
+                if record.skipped:  # cancelled while it was being synthesized
+                    break
                 if record.t_first_chunk is None:
                     record.t_first_chunk = time.perf_counter()
                     self._to_play.put(utterance)
@@ -332,6 +364,10 @@ class Pipeline:
             # Followed from the caller's thread before the sink has taken the last chunk, so
             # Started comes when the sentence starts playing, not when synthesis ends.
             last = Playback()
+            with self._live_lock:
+                self._playbacks[record.seq] = last
+                if record.skipped:  # cancelled on its way here
+                    self._sink.cancel(last)
             self._events.put((record, last))
             self._sink.play(item.chunks, item.sample_rate, playback=last)
         self._events.close()
@@ -375,16 +411,15 @@ class Pipeline:
     def _dropped(self, record: SentenceRecord) -> bool:
         """Whether ``record`` is out: skipped already, or now (and then marked) for lagging.
 
-        A sentence lags when it would start more than ``max_lag`` seconds after it was
-        ready: it cannot start before the player is free. Decided before any compute, so
-        the synthesis of a sentence that passed can add its first chunk's time.
+        A sentence lags when it would start more than ``max_lag`` (or ``max_age``) seconds
+        after it was ready: it cannot start before the player is free. Decided before any
+        compute, so the synthesis of a sentence that passed can add its first chunk's time.
         """
         if record.skipped:
             return True
-        if self._max_lag is None:
-            return False
         lag = self._clock.free_at() - record.t_ready
-        if lag <= self._max_lag:
-            return False
-        record.skip("max-lag", f"would start {lag:.1f} s after it was ready")
-        return True
+        for kind, limit in (("max-lag", self._max_lag), ("max-age", self._max_age)):
+            if limit is not None and lag > limit:
+                record.skip(kind, f"would start {lag:.1f} s after it was ready")
+                return True
+        return False

@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from streamtts.errors import StreamttsError, detach_output, from_os_error
 from streamtts.paths import check_writable
-from streamtts.pipeline import Pipeline, Ready, Started
+from streamtts.pipeline import Event, Pipeline, Ready, Started
+from streamtts.remote import RemoteRun, remote_run
 from streamtts.source import SourceStats, TextPiece, read_pieces
 from streamtts.stats import SentenceRecord, Summary, summarize, write_json, write_report
 from streamtts.text import Sentence, segment
@@ -55,8 +56,9 @@ def speak(
     _refuse_overwriting(source, options)
     stats = SourceStats()
     pieces = read_pieces(stream, fmt=options.format, stats=stats)
+    run = remote_run(options, start=False) if sink is None else None
     return speak_pieces(
-        pieces, options, source=stats, subtitles=subtitles, report=report, sink=sink
+        pieces, options, source=stats, subtitles=subtitles, report=report, sink=sink, run=run
     )
 
 
@@ -92,6 +94,7 @@ def watch(
             source=stats,
             subtitles=subtitles,
             report=report,
+            run=remote_run(options, start=True),
         )
     finally:
         stop.set()  # the follower polls the file until told to stop
@@ -107,7 +110,8 @@ def say(
     """Speak the sentences of ``text``, a plain-text source (``options.translate`` as given)."""
     if not text.strip():
         raise StreamttsError("nothing to say: give TEXT or pipe it to stdin")
-    return speak_pieces([TextPiece(text)], options, subtitles=subtitles, report=report)
+    run = remote_run(options, start=False)
+    return speak_pieces([TextPiece(text)], options, subtitles=subtitles, report=report, run=run)
 
 
 def speak_pieces(
@@ -118,6 +122,7 @@ def speak_pieces(
     subtitles: TextIO | None = None,
     report: TextIO | None = None,
     sink: AudioSink | None = None,
+    run: RemoteRun | None = None,
 ) -> Summary:
     """Speak the sentences of ``pieces`` as ``options`` direct, and return the run's summary.
 
@@ -126,42 +131,33 @@ def speak_pieces(
     ``options.stats``, the per-stage table; ``options.stats_json`` is written after them, so
     a file that cannot be written loses neither (its directory is checked before any work).
     ``source`` holds the reader's counters for the report. ``sink`` replaces the one the
-    options describe (tests pass a null sink); it is closed at the end. Ctrl-C ends the run
-    with ``summary.interrupted`` set, sound silenced at once; an error loading a model or
+    options describe (tests pass a null sink); it is closed at the end. ``run`` is a run
+    through the daemon (``remote_run``) in place of a pipeline of our own. Ctrl-C ends the
+    run with ``summary.interrupted`` set, sound silenced at once; an error loading a model or
     opening the sound device propagates for the caller to print.
     """
-    from streamtts.translate import load_translator
-    from streamtts.tts import load_engine
-
     if options.stats_json is not None:
         check_writable(options.stats_json)
-    if sink is None:
-        from streamtts.audio import open_sink
-
-        sink = open_sink(output=options.output, device=options.sound_device, play=options.plays)
-    pipeline = Pipeline(
-        load_translator=lambda: load_translator(options.translate, model_dir=options.model_dir),
-        load_engine=lambda: load_engine(options.tts, voice=options.voice, speed=options.speed),
-        sink=sink,
-        max_lag=options.max_lag,
-    )
+    if run is None:
+        run = _LocalRun(options, sink)
     subtitles = subtitles if options.print else None
     taken = _Taken(segment(pieces))
     startup: dict[str, float] = {}
     t0 = time.perf_counter()
-    interrupted = False
+    interrupted = completed = False
     try:
-        for event in pipeline.run(taken):
+        for event in run.run(taken):
             if isinstance(event, Ready):
                 startup = event.startup
                 continue
             taken.update(event.record)
             if isinstance(event, Started) and subtitles is not None:
                 subtitles = _show(event.record, subtitles)
+        completed = True
     except KeyboardInterrupt:
-        interrupted = True  # the pipeline has silenced the sink already
-    else:
-        sink.close()
+        interrupted = True
+    finally:
+        run.close(completed=completed)
     records = taken.records()
     summary = summarize(
         records,
@@ -169,15 +165,65 @@ def speak_pieces(
         startup=startup,
         source=asdict(source) if source is not None else None,
         interrupted=interrupted,
-        underflows=sink.underflows,
-        gap_seconds=sink.gap_seconds,
-        blas=_blas_in_use() if options.translate != "none" else None,
+        underflows=run.underflows,
+        gap_seconds=run.gap_seconds,
+        blas=run.blas if options.translate != "none" else None,
     )
     if report is not None:
         write_report(summary, report, table=options.stats)
     if options.stats_json is not None:
         write_json(options.stats_json, records, summary, t0=t0)
     return summary
+
+
+def build_pipeline(options: SpeakOptions, sink: AudioSink, *, max_age: float | None = None):
+    """The pipeline ``options`` describe, playing into ``sink`` (the daemon's too)."""
+    from streamtts.translate import load_translator
+    from streamtts.tts import load_engine
+
+    return Pipeline(
+        load_translator=lambda: load_translator(options.translate, model_dir=options.model_dir),
+        load_engine=lambda: load_engine(options.tts, voice=options.voice, speed=options.speed),
+        sink=sink,
+        max_lag=options.max_lag,
+        max_age=max_age,
+    )
+
+
+class _LocalRun:
+    """A pipeline of this process's own, and its sink: what a run without the daemon is."""
+
+    def __init__(self, options: SpeakOptions, sink: AudioSink | None) -> None:
+        if sink is None:
+            from streamtts.audio import open_sink
+
+            sink = open_sink(output=options.output, device=options.sound_device, play=options.plays)
+        self._sink = sink
+        self._pipeline = build_pipeline(options, sink)
+        self._events: Iterator[Event] = iter(())
+
+    def run(self, sentences: Iterable[Sentence]) -> Iterator[Event]:
+        self._events = self._pipeline.run(sentences)
+        return self._events
+
+    def close(self, *, completed: bool) -> None:
+        """Play what is queued and close the sink; a run cut short is silenced at once."""
+        if completed:
+            self._sink.close()
+        else:  # closing the events stops the pipeline, which silences and closes the sink
+            self._events.close()
+
+    @property
+    def underflows(self) -> int:
+        return self._sink.underflows
+
+    @property
+    def gap_seconds(self) -> float:
+        return self._sink.gap_seconds
+
+    @property
+    def blas(self) -> str | None:
+        return blas_in_use()
 
 
 class _Taken:
@@ -241,7 +287,7 @@ def _refuse_overwriting(source: os.stat_result | None, options: SpeakOptions) ->
             raise StreamttsError(f"{option} {path} is the input file; name another file")
 
 
-def _blas_in_use() -> str | None:
+def blas_in_use() -> str | None:
     """Which BLAS MLX multiplied with, if the translator loaded MLX at all."""
     if "mlx.core" not in sys.modules:
         return None

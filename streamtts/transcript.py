@@ -19,13 +19,13 @@ and skipped, and a line seen twice (same ``uuid``) is spoken once.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from streamtts.paths import claude_dir
 from streamtts.source import Boundary, SourceStats, TextPiece
 
 # Seconds between looks at the file's size: an append waits half of it on average, and
@@ -37,9 +37,8 @@ _SEEN = 4096  # uuids remembered for de-duplication
 
 
 def projects_dir() -> Path:
-    """Where Claude Code keeps its transcripts: ``$CLAUDE_CONFIG_DIR/projects`` or ~/.claude."""
-    root = os.environ.get("CLAUDE_CONFIG_DIR")
-    return (Path(root) if root else Path.home() / ".claude") / "projects"
+    """Where Claude Code keeps its transcripts: ``projects`` in ``paths.claude_dir()``."""
+    return claude_dir() / "projects"
 
 
 def project_key(cwd: Path) -> str:

@@ -68,6 +68,8 @@ class WavSink:
         playback = playback or Playback()
         try:
             for data in at_rate(chunks, sample_rate, self.sample_rate):
+                if playback.cancelled:  # the rest of a silenced sentence is not written
+                    break
                 playback.t_start = playback.t_start or time.perf_counter()
                 pcm = (np.clip(data, -1.0, 1.0) * 32767).astype("<i2").tobytes()
                 self._file.write(pcm)
@@ -76,9 +78,17 @@ class WavSink:
         except OSError as error:  # a full disk
             self._failed = True
             raise from_os_error("write", self.path, error) from None
-        playback.t_end = time.perf_counter()
+        if not playback.cancelled:
+            playback.t_end = time.perf_counter()
         playback.done.set()
         return playback
+
+    def cancel(self, playback: Playback) -> None:
+        """Write no more of this sentence; what was written stays."""
+        playback.cancelled = True
+
+    def pause(self, paused: bool) -> None:
+        """A file is not played in real time: nothing to hold."""
 
     def close(self, *, discard: bool = False) -> None:
         """Finish the header and rename the file into place; a second call does nothing.

@@ -8,6 +8,7 @@ MLX, ALSA null devices).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,9 @@ import streamtts.nllb  # noqa: F401 - opens OpenBLAS (streamtts/blas.py) before 
 # imported, so this must be set before any test imports it: a null output device and a
 # capturing one (see tests/data/asound.conf), on machines with no sound card.
 os.environ.setdefault("ALSA_CONFIG_PATH", str(Path(__file__).parent / "data" / "asound.conf"))
+# No test may reach a daemon the developer runs, nor leave one behind in their runtime
+# directory: the session's socket is a path of its own (tests of the daemon set theirs).
+os.environ["STREAMTTS_SOCKET"] = str(Path(tempfile.mkdtemp(prefix="streamtts-")) / "no.sock")
 
 
 @pytest.fixture(scope="session")

@@ -54,15 +54,16 @@ def dump(settings: object) -> str:
 @pytest.fixture
 def path(tmp_path: Path) -> Path:
     """``~/.claude/settings.json`` of a home in the test's directory; ``.claude`` exists."""
-    path = settings_path(home=tmp_path)
+    path = settings_path(environ={"CLAUDE_CONFIG_DIR": str(tmp_path / ".claude")})
     path.parent.mkdir()
     return path
 
 
 def test_settings_path_for_user_and_project(tmp_path: Path) -> None:
-    assert settings_path(home=tmp_path) == tmp_path / ".claude" / "settings.json"
+    config = {"CLAUDE_CONFIG_DIR": str(tmp_path / "cc")}
+    assert settings_path(environ=config) == tmp_path / "cc" / "settings.json"
     assert settings_path(project=tmp_path / "p") == tmp_path / "p" / ".claude" / "settings.json"
-    assert settings_path() == Path.home() / ".claude" / "settings.json"
+    assert settings_path(environ={}) == Path.home() / ".claude" / "settings.json"
 
 
 def test_install_into_missing_file_creates_claude_dir(tmp_path: Path) -> None:

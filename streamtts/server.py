@@ -1,0 +1,454 @@
+"""``streamtts serve``: the resident daemon that keeps the models warm and owns the speaker.
+
+One ``Pipeline`` runs for the daemon's whole life, fed by every client through one queue,
+so the translator and the voice are loaded and warmed up once and two sessions never talk
+over each other. The main thread follows the pipeline's events and routes each back to
+the client whose sentence it was; each connection has a thread of its own that reads its
+lines (``Daemon.handle``). Several sources are ordered by a policy: ``queue`` speaks
+everything in arrival order and skips a sentence that waited longer than ``max_age``;
+``latest`` silences the sentences of every other turn as soon as a new turn's first
+sentence arrives, as a generation id would. ``stop``, ``skip`` and a client that goes
+away cancel sentences through ``Pipeline.cancel``, which silences the sink at once.
+
+The socket is bound before any model loads (a client started the daemon and waits for it),
+under an exclusive lock on ``<socket>.lock`` held for the daemon's life: the lock, not the
+socket file, says whether a daemon runs, so a socket left by a killed daemon is known to be
+stale and replaced, and two daemons starting at once cannot both listen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import socket
+import stat
+import threading
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from streamtts import __version__
+from streamtts.claude_hooks import HookInputError, HookTurns
+from streamtts.client import MAX_LINE, check_owner
+from streamtts.errors import StreamttsError, from_os_error
+from streamtts.pipeline import Finished, Ready, Started
+from streamtts.remote import SPEECH_OPTIONS, speech_options
+from streamtts.speak import blas_in_use, build_pipeline
+from streamtts.text import Sentence
+
+if TYPE_CHECKING:
+    from streamtts.audio import AudioSink
+    from streamtts.config import SpeakOptions
+    from streamtts.pipeline import Pipeline
+    from streamtts.stats import SentenceRecord
+
+log = logging.getLogger(__name__)
+
+POLICIES = ("queue", "latest")
+# What a client can ask (README, "The daemon's protocol"); each is a method ``_op_<name>``.
+OPS = (
+    *("ping", "status", "stop", "skip", "pause", "resume", "shutdown"),
+    *("hook", "speak", "sentence", "end"),
+)
+MAX_AGE = 60.0  # seconds a sentence may wait under ``queue`` before it is stale
+
+
+class Listener:
+    """The daemon's socket, its lock, and their removal at the end."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        lock_path = path.with_name(path.name + ".lock")
+        try:
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            check_owner(lock_path)
+            self._lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as error:
+            raise from_os_error("create", lock_path, error) from None
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock)
+            raise StreamttsError(f"a streamtts daemon already runs at {path}") from None
+        try:
+            self.socket = self._bind()
+        except BaseException:
+            os.close(self._lock)
+            raise
+
+    def _bind(self) -> socket.socket:
+        status = check_owner(self.path)
+        if status is not None:
+            if not stat.S_ISSOCK(status.st_mode):
+                raise StreamttsError(f"{self.path} exists and is not a socket; remove it")
+            os.unlink(self.path)  # ours, and no daemon holds the lock: a killed one's
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        umask = os.umask(0o177)  # born 0600: never a moment readable by others
+        try:
+            sock.bind(str(self.path))
+        except OSError as error:
+            sock.close()
+            raise from_os_error("listen at", self.path, error) from None
+        finally:
+            os.umask(umask)
+        os.chmod(self.path, 0o600)
+        sock.listen(16)
+        return sock
+
+    def close(self) -> None:
+        """Stop listening, remove the socket (if still ours) and release the lock."""
+        self.socket.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+        os.close(self._lock)
+
+
+@dataclass
+class _Tag:
+    """Whose a sentence in the pipeline is."""
+
+    client: _Client | None  # None: a hook's, nobody waits for its records
+    seq: int  # the client's number for it
+    session: str
+    turn: str
+
+
+class _Client:
+    """One connection: its replies (sent from several threads) and its open sentences."""
+
+    def __init__(self, conn: socket.socket) -> None:
+        self.conn = conn
+        self.open: set[int] = set()  # daemon seqs of its sentences not finished yet
+        self.speaking: str | None = None  # turn of its ``speak`` stream, once begun
+        self.ended = False  # it sent ``end``: close after its last sentence
+        self.gone = False
+        self._done = False
+        self._lock = threading.Lock()
+
+    def finish_once(self) -> bool:
+        """True the first time only: its ``done`` is sent once."""
+        with self._lock:
+            first, self._done = not self._done, True
+        return first
+
+    def send(self, message: dict[str, Any]) -> None:
+        data = json.dumps(message, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+        with self._lock:
+            if self.gone:
+                return
+            try:
+                self.conn.sendall(data)
+            except OSError:  # it went away; the reading thread notices too
+                self.gone = True
+
+
+@dataclass
+class _Counts:
+    spoken: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+class Daemon:
+    """Speaks what its clients send through one pipeline until ``shutdown``.
+
+    It listens at ``path`` from the moment it is made; ``run`` loads the models (while
+    clients may already send) and serves. ``sink`` replaces the one the options describe.
+    """
+
+    def __init__(
+        self,
+        options: SpeakOptions,
+        *,
+        path: Path,
+        policy: str = "queue",
+        max_age: float | None = MAX_AGE,
+        sink: AudioSink | None = None,
+    ) -> None:
+        from streamtts.audio import open_sink
+
+        if policy not in POLICIES:
+            raise StreamttsError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        self.options = options
+        self.policy = policy
+        if sink is None:
+            sink = open_sink(output=options.output, device=options.sound_device, play=options.plays)
+        self._sink = sink
+        try:
+            self._listener = Listener(path)
+        except BaseException:
+            sink.close(discard=True)
+            raise
+        self._pipeline: Pipeline = build_pipeline(
+            options, sink, max_age=max_age if policy == "queue" else None
+        )
+        self._max_age = max_age
+        self._feed: _Feed = _Feed()
+        self._tags: dict[int, _Tag] = {}
+        self._lock = threading.Lock()  # tags, counts, the next seq, the current turn
+        self._next_seq = 0
+        self._turn: str | None = None  # the turn speaking now, under ``latest``
+        self._counts = _Counts()
+        self._hooks = HookTurns()
+        self._startup: dict[str, float] = {}
+        self._playing: SentenceRecord | None = None
+        self._paused = False
+        self._since = time.time()
+        self._shutdown = threading.Event()
+
+    # -- the main thread --------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Accept clients and speak until ``shutdown`` or Ctrl-C/SIGTERM (then silence)."""
+        threading.Thread(target=self._accept, name="streamtts-accept", daemon=True).start()
+        # The pipeline silences and closes the sink however its run ends: only shutdown(), a
+        # signal or a model that fails to load end it, as the feed stays open till then.
+        try:
+            for event in self._pipeline.run(self._feed):
+                if isinstance(event, Ready):
+                    self._startup = event.startup
+                    log.info("ready: %s", _startup_line(event.startup))
+                elif isinstance(event, Started):
+                    self._playing = event.record
+                    self._route("started", event.record)
+                elif isinstance(event, Finished):
+                    self._finish(event.record)
+        finally:
+            self._feed.close()
+            self._listener.close()
+
+    def shutdown(self) -> None:
+        """Silence everything and end ``run`` (from any thread)."""
+        self._shutdown.set()
+        self._pipeline.stop()
+
+    def _finish(self, record: SentenceRecord) -> None:
+        if self._playing is record:
+            self._playing = None
+        with self._lock:
+            if record.skipped is None:
+                self._counts.spoken += 1
+            else:
+                self._counts.skipped[record.skipped] += 1
+        self._route("finished", record)
+        with self._lock:
+            tag = self._tags.pop(record.seq, None)
+        client = tag.client if tag else None
+        if client is not None:
+            client.open.discard(record.seq)
+            self._close_if_done(client)
+
+    def _route(self, event: str, record: SentenceRecord) -> None:
+        with self._lock:
+            tag = self._tags.get(record.seq)
+        if tag is not None and tag.client is not None:
+            fields = asdict(record)
+            fields["seq"] = tag.seq
+            tag.client.send({"event": event, "record": fields})
+
+    def _close_if_done(self, client: _Client) -> None:
+        if client.ended and not client.open and client.finish_once():
+            client.send(
+                {
+                    "event": "done",
+                    "startup": self._startup,
+                    "underflows": self._sink.underflows,
+                    "gap_seconds": self._sink.gap_seconds,
+                    "blas": blas_in_use(),
+                }
+            )
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _accept(self) -> None:
+        while not self._shutdown.is_set():
+            try:
+                conn, _ = self._listener.socket.accept()
+            except OSError:  # the listener was closed: the daemon is ending
+                return
+            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            thread.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        client = _Client(conn)
+        reader = conn.makefile("rb")
+        try:
+            while line := reader.readline(MAX_LINE):
+                if not line.endswith(b"\n") and len(line) >= MAX_LINE:
+                    client.send(_error(f"a line longer than {MAX_LINE} bytes"))
+                    break
+                client.send(self.handle(client, line))
+                self._close_if_done(client)  # after the reply to its ``end``
+        except OSError:
+            pass
+        finally:
+            client.gone = True
+            self.cancel(lambda tag: tag.client is client, "disconnected")
+            with contextlib.suppress(OSError):
+                reader.close()
+                conn.close()
+
+    def handle(self, client: _Client, line: bytes) -> dict[str, Any]:
+        """Carry out one message and return the reply; a bad message is an error reply."""
+        try:
+            message = json.loads(line)
+        except ValueError as error:
+            return _error(f"not JSON: {error}")
+        if not isinstance(message, dict):
+            return _error("a message is a JSON object")
+        op = message.get("op")
+        if op not in OPS:
+            return _error(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
+        try:
+            return {"ok": True, "op": op, **getattr(self, f"_op_{op}")(client, message)}
+        except (HookInputError, StreamttsError, TypeError, ValueError) as error:
+            return _error(str(error))
+
+    def _op_ping(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+        return {"pid": os.getpid(), "version": __version__}
+
+    def _op_status(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            queued = len(self._tags)
+            spoken, skipped = self._counts.spoken, dict(self._counts.skipped)
+        playing = self._playing
+        return {
+            "pid": os.getpid(),
+            "version": __version__,
+            "since": self._since,
+            "socket": str(self._listener.path),
+            "ready": bool(self._startup),
+            "startup": self._startup,
+            "options": speech_options(self.options),
+            "policy": self.policy,
+            "max_age": self._max_age,
+            "paused": self._paused,
+            "playing": playing.text if playing is not None else None,
+            "queued": queued,
+            "spoken": spoken,
+            "skipped": sum(skipped.values()),
+            "skipped_by": skipped,
+        }
+
+    def _op_stop(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+        return {"cancelled": self.cancel(lambda tag: True, "stopped")}
+
+    def _op_skip(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+        playing = self._playing
+        if playing is None:
+            return {"cancelled": 0}
+        return {"cancelled": self._pipeline.cancel(lambda r: r is playing, "skipped")}
+
+    def _op_pause(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+        self._paused = True
+        self._sink.pause(True)
+        return {}
+
+    def _op_resume(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+        self._paused = False
+        self._sink.pause(False)
+        return {}
+
+    def _op_shutdown(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+        threading.Timer(0.05, self.shutdown).start()  # after the reply has gone
+        return {}
+
+    def _op_hook(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:  # hook calls of one session arrive in order; keep them so
+            said = self._hooks.handle(message.get("input"))
+        if said.new_prompt and self.policy == "latest":
+            self.cancel(lambda tag: tag.session == said.session, "new-prompt")
+        for text in said.sentences:
+            self._enqueue(None, 0, text, session=said.session, turn=said.turn)
+        return {"queued": len(said.sentences)}
+
+    def _op_speak(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+        """Begin a stream of sentences; a client wanting other speech options is refused."""
+        wanted = message.get("options", {})
+        ours = speech_options(self.options)
+        differ = [key for key in SPEECH_OPTIONS if key in wanted and wanted[key] != ours[key]]
+        if differ:
+            detail = ", ".join(f"{key}={ours[key]!r} (asked {wanted[key]!r})" for key in differ)
+            raise StreamttsError(f"this daemon speaks with {detail}")
+        if client.speaking is not None:
+            raise StreamttsError("this connection is speaking already")
+        source = message.get("source")
+        client.speaking = str(source) if source else f"client-{id(client)}"
+        return {"now": time.perf_counter(), "ready": bool(self._startup)}
+
+    def _op_sentence(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+        text, seq = message.get("text"), message.get("seq")
+        if client.speaking is None:
+            raise StreamttsError("send {'op': 'speak'} before its sentences")
+        if not isinstance(text, str) or not isinstance(seq, int):
+            raise StreamttsError("a sentence has a string text and an integer seq")
+        self._enqueue(client, seq, text, session=client.speaking, turn=client.speaking)
+        return {"seq": seq}
+
+    def _op_end(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+        client.ended = True
+        return {}
+
+    # -- the queue ----------------------------------------------------------------------------
+
+    def _enqueue(self, client: _Client | None, seq: int, text: str, *, session: str, turn: str):
+        with self._lock:
+            ours = self._next_seq
+            self._next_seq += 1
+            self._tags[ours] = _Tag(client, seq, session, turn)
+            new_turn = self.policy == "latest" and turn != self._turn
+            self._turn = turn
+        if client is not None:
+            client.open.add(ours)
+        if new_turn:
+            self.cancel(lambda tag: tag.turn != turn, "superseded")
+        self._feed.put(Sentence(ours, text, time.perf_counter()))
+
+    def cancel(self, which, reason: str) -> int:
+        """Cancel the sentences whose tag ``which`` accepts; how many were."""
+
+        def chosen(record: SentenceRecord) -> bool:
+            tag = self._tags.get(record.seq)
+            return tag is not None and which(tag)
+
+        return self._pipeline.cancel(chosen, reason)
+
+
+class _Feed:
+    """The sentences of every client, in arrival order, as the pipeline's one input."""
+
+    def __init__(self) -> None:
+        self._items: list[Sentence | None] = []
+        self._ready = threading.Condition()
+
+    def put(self, sentence: Sentence) -> None:
+        with self._ready:
+            self._items.append(sentence)
+            self._ready.notify()
+
+    def close(self) -> None:
+        with self._ready:
+            self._items.append(None)
+            self._ready.notify()
+
+    def __iter__(self):
+        while True:
+            with self._ready:
+                while not self._items:
+                    self._ready.wait()
+                item = self._items.pop(0)
+            if item is None:
+                return
+            yield item
+
+
+def _error(text: str) -> dict[str, Any]:
+    return {"ok": False, "error": text}
+
+
+def _startup_line(startup: dict[str, float]) -> str:
+    return ", ".join(f"{part} {seconds:.2f} s" for part, seconds in startup.items())

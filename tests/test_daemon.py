@@ -1,0 +1,392 @@
+"""The resident daemon with real parts: its socket, its protocol, its policies, its controls.
+
+Each daemon here speaks with Open JTalk (real speech, many times faster than real time)
+into the realtime null device, which plays at the sample clock as a sound card would, so
+a sentence takes as long to play as it lasts. Most tests run ``Daemon`` on a thread and
+talk to it through ``streamtts.client``; those about the process (signals, the socket
+file, start on demand) run ``streamtts serve`` and ``streamtts-hook`` as the user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from streamtts.client import Connection, NoDaemon, connect, request
+from streamtts.config import SpeakOptions
+from streamtts.errors import StreamttsError
+from streamtts.server import Daemon
+
+OPTIONS = SpeakOptions(translate="none", tts="openjtalk", device="null")
+ENV = {"STREAMTTS_TRANSLATE": "none", "STREAMTTS_TTS": "openjtalk", "STREAMTTS_DEVICE": "null"}
+# About 3.3 s of speech each.
+LONG = [f"これは{n}番目の、少し長めの文です。" for n in "一二三四五六"]
+
+
+def wait_for(check: Callable[[], object], seconds: float = 20.0) -> object:
+    deadline = time.monotonic() + seconds
+    while not (result := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+    return result
+
+
+@pytest.fixture
+def start_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Path]]:
+    """``start_daemon(policy=..., max_age=...)``: a warm daemon on a thread; its socket."""
+    running: list[tuple[Daemon, threading.Thread]] = []
+
+    def start(**options: object) -> Path:
+        path = tmp_path / "d.sock"
+        monkeypatch.setenv("STREAMTTS_SOCKET", str(path))
+        daemon = Daemon(OPTIONS, path=path, **options)
+        thread = threading.Thread(target=daemon.run, daemon=True)
+        thread.start()
+        running.append((daemon, thread))
+        wait_for(lambda: request("status")["ready"])
+        return path
+
+    yield start
+    for daemon, thread in running:
+        daemon.shutdown()
+        thread.join(10)
+        assert not thread.is_alive()
+
+
+def begin(source: str = "test") -> Connection:
+    connection = connect(timeout=30)
+    connection.request({"op": "speak", "options": {"tts": "openjtalk"}, "source": source})
+    return connection
+
+
+def send(connection: Connection, texts: list[str]) -> None:
+    for seq, text in enumerate(texts):
+        connection.send({"op": "sentence", "text": text, "seq": seq})
+
+
+def records_until_done(connection: Connection) -> list[dict]:
+    """The finished records of a stream, after its ``end``, in the order they came."""
+    connection.send({"op": "end"})
+    records = []
+    for message in connection.replies():
+        if message.get("event") == "finished":
+            records.append(message["record"])
+        if message.get("event") == "done":
+            return records
+    raise AssertionError("the daemon closed the connection before done")
+
+
+def test_a_stream_is_spoken_and_each_record_comes_back_in_order(start_daemon):
+    start_daemon()
+    with begin() as connection:
+        send(connection, ["一つ目です。", "二つ目です。", "三つ目です。"])
+        records = records_until_done(connection)
+    assert [r["seq"] for r in records] == [0, 1, 2]
+    assert [r["text"] for r in records] == ["一つ目です。", "二つ目です。", "三つ目です。"]
+    assert all(r["skipped"] is None and r["t_audio_end"] > r["t_audio_start"] for r in records)
+    status = request("status")
+    assert (status["spoken"], status["skipped"], status["queued"]) == (3, 0, 0)
+    assert all(type(status[key]) is int for key in ("spoken", "skipped", "queued"))
+
+
+def test_bad_messages_get_an_error_reply_and_the_connection_keeps_serving(start_daemon):
+    path = start_daemon()
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(str(path))
+        reader = raw.makefile("rb")
+        lines = [
+            b"not json\n",
+            b"[1, 2]\n",
+            b'{"op": "nope"}\n',
+            b'{"op": "sentence", "text": "x", "seq": 0}\n',
+            b'{"op": "hook", "input": {"hook_event_name": "Stop"}}\n',
+            b'{"op": "speak", "options": {"tts": "kokoro"}}\n',
+            b"\xff\xfe\n",
+            b'{"op": "ping"}\n',
+        ]
+        replies = []
+        for line in lines:
+            raw.sendall(line)
+            replies.append(json.loads(reader.readline()))
+    errors = [reply.get("error", "") for reply in replies]
+    assert [reply["ok"] for reply in replies] == [False] * 7 + [True]
+    assert errors[0].startswith("not JSON")
+    assert errors[1] == "a message is a JSON object"
+    assert errors[2].startswith("unknown op 'nope'; expected one of ping, status")
+    assert errors[3] == "send {'op': 'speak'} before its sentences"
+    assert errors[4] == "hook input without a session_id"
+    assert errors[5] == "this daemon speaks with tts='openjtalk' (asked 'kokoro')"
+    assert errors[6].startswith("not JSON")
+    assert replies[7]["pid"] == os.getpid()
+
+
+def test_a_line_over_the_limit_is_refused_and_only_that_client_is_dropped(start_daemon):
+    path = start_daemon()
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(str(path))
+        raw.sendall(b'{"op": "ping", "pad": "' + b"x" * (1 << 20) + b'"}\n')
+        reply = json.loads(raw.makefile("rb").readline())
+    assert reply == {"ok": False, "error": "a line longer than 1048576 bytes"}
+    assert request("ping")["ok"]
+
+
+def test_a_client_that_goes_away_loses_only_its_own_sentences(start_daemon):
+    start_daemon()
+    leaving = begin("leaving")
+    send(leaving, LONG)
+    wait_for(lambda: request("status")["playing"])
+    with begin("staying") as staying:
+        send(staying, ["残る文です。"])
+        leaving.close()  # mid-stream: its first sentence is playing, the rest queued
+        records = records_until_done(staying)
+    assert [(r["text"], r["skipped"]) for r in records] == [("残る文です。", None)]
+    status = request("status")
+    assert status["skipped_by"] == {"disconnected": len(LONG)}
+    assert status["spoken"] == 1
+
+
+def test_latest_policy_silences_the_old_turn_when_a_new_one_speaks(start_daemon):
+    start_daemon(policy="latest")
+    old = begin("old turn")
+    send(old, LONG)
+    wait_for(lambda: request("status")["playing"])
+    with begin("new turn") as new:
+        send(new, ["新しい文です。"])
+        records = records_until_done(new)
+    assert [(r["text"], r["skipped"]) for r in records] == [("新しい文です。", None)]
+    skipped = records_until_done(old)
+    old.close()
+    assert [r["skipped"] for r in skipped] == ["superseded"] * len(LONG)
+    assert skipped[0]["t_audio_start"] is not None  # cut off while it was playing
+
+
+def test_queue_policy_skips_what_waited_longer_than_max_age(start_daemon):
+    start_daemon(max_age=5.0)
+    with begin() as connection:
+        send(connection, LONG)
+        records = records_until_done(connection)
+    kinds = [r["skipped"] for r in records]
+    # The first two start within 5 s of arriving (at once, and after 3.3 s); later ones
+    # would wait 6.6 s and more.
+    assert kinds[:2] == [None, None]
+    assert set(kinds[2:]) == {"max-age"}
+    assert request("status")["skipped_by"] == {"max-age": len(LONG) - 2}
+
+
+def test_stop_skip_pause_and_resume(start_daemon):
+    start_daemon()
+    connection = begin()
+    send(connection, LONG)
+    first = wait_for(lambda: request("status")["playing"])
+    assert first == LONG[0]
+    assert request("skip")["cancelled"] == 1
+    second = wait_for(lambda: (p := request("status")["playing"]) != first and p)
+    assert second == LONG[1]
+    request("pause")
+    time.sleep(4.0)  # longer than the sentence: paused, it does not end
+    status = request("status")
+    assert (status["paused"], status["playing"], status["spoken"]) == (True, second, 0)
+    request("resume")
+    wait_for(lambda: request("status")["spoken"] == 1)
+    assert request("stop")["cancelled"] == len(LONG) - 2
+    kinds = [r["skipped"] for r in records_until_done(connection)]
+    connection.close()
+    assert kinds == ["skipped", None] + ["stopped"] * (len(LONG) - 2)
+
+
+def hook_input(event: str, **fields: object) -> dict[str, object]:
+    return {"session_id": "s1", "cwd": "/tmp", "hook_event_name": event, **fields}
+
+
+def test_hook_inputs_are_spoken_once_each(start_daemon):
+    start_daemon()
+    display = {"turn_id": "t1", "message_id": "m1"}
+    inputs = [
+        hook_input("SessionStart", source="startup"),
+        hook_input("UserPromptSubmit", prompt="fix it"),
+        hook_input("MessageDisplay", **display, index=0, final=False, delta="Let me look.\n"),
+        hook_input("MessageDisplay", **display, index=1, final=True, delta="It is fixed."),
+        hook_input("Stop", last_assistant_message="Let me look. It is fixed. All tests pass."),
+    ]
+    queued = [request("hook", input=data)["queued"] for data in inputs]
+    assert queued == [0, 0, 1, 1, 1]
+    wait_for(lambda: request("status")["spoken"] == 3)
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "streamtts", *args]
+    environ = {**os.environ, **ENV, **(env or {})}
+    return subprocess.run(command, capture_output=True, text=True, env=environ, **kwargs)
+
+
+def test_controls_without_a_daemon_say_so_in_one_line(tmp_path: Path):
+    env = {"STREAMTTS_SOCKET": str(tmp_path / "none.sock")}
+    for command in ("status", "stop", "skip", "pause", "resume", "shutdown"):
+        result = run_cli(command, env=env)
+        assert result.returncode == 1
+        assert result.stderr == (
+            f"streamtts: no streamtts daemon runs ({tmp_path / 'none.sock'} is no socket): "
+            "start `streamtts serve`\n"
+        )
+
+
+def test_status_json_and_text_through_the_command_line(start_daemon):
+    start_daemon()
+    status = json.loads(run_cli("status", "--json").stdout)
+    assert (status["spoken"], status["skipped"], status["queued"]) == (0, 0, 0)
+    assert status["options"]["tts"] == "openjtalk"
+    text = run_cli("status").stdout.splitlines()
+    assert text[1] == "models: translate none → tts openjtalk; ready"
+    assert text[2] == "queued 0, spoken 0, skipped 0"
+
+
+# -- the process ---------------------------------------------------------------------------
+
+
+def serve(path: Path, *args: str) -> subprocess.Popen:
+    environ = {**os.environ, **ENV, "STREAMTTS_SOCKET": str(path)}
+    command = [sys.executable, "-m", "streamtts", "serve", *args]
+    return subprocess.Popen(command, env=environ, stderr=subprocess.PIPE, text=True)
+
+
+def answering(path: Path) -> bool:
+    try:
+        request("ping", path=path)
+    except (NoDaemon, StreamttsError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serve_ends_on_a_signal_with_exit_0_and_removes_its_socket(tmp_path: Path, signum: int):
+    path = tmp_path / "run" / "streamtts.sock"
+    process = serve(path)
+    try:
+        wait_for(lambda: answering(path))
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+        process.send_signal(signum)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+    assert not path.exists()
+
+
+def test_a_stale_socket_is_replaced_and_a_second_daemon_refused(tmp_path: Path):
+    path = tmp_path / "streamtts.sock"
+    with socket.socket(socket.AF_UNIX) as killed:  # bound and gone: what kill -9 leaves
+        killed.bind(str(path))
+    process = serve(path)
+    try:
+        wait_for(lambda: answering(path))
+        second = serve(path)
+        _, stderr = second.communicate(timeout=30)
+        assert second.returncode == 1
+        assert stderr.splitlines()[-1] == f"streamtts: a streamtts daemon already runs at {path}"
+        assert answering(path)
+        assert request("shutdown", path=path)["ok"]
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+
+
+def test_a_path_that_is_not_a_socket_is_never_removed(tmp_path: Path):
+    path = tmp_path / "streamtts.sock"
+    path.write_text("precious")
+    result = run_cli("serve", env={"STREAMTTS_SOCKET": str(path)}, timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"streamtts: {path} exists and is not a socket; remove it"
+    )
+    assert path.read_text() == "precious"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
+def test_a_socket_owned_by_another_user_is_refused_by_daemon_and_client(tmp_path: Path):
+    path = tmp_path / "streamtts.sock"
+    with socket.socket(socket.AF_UNIX) as theirs:
+        theirs.bind(str(path))
+    os.chown(path, 12345, 12345)
+    expected = (
+        f"{path} belongs to another user (uid 12345); set STREAMTTS_SOCKET to a path of your own"
+    )
+    result = run_cli("serve", env={"STREAMTTS_SOCKET": str(path)}, timeout=60)
+    assert result.stderr.splitlines()[-1] == f"streamtts: {expected}"
+    with pytest.raises(StreamttsError, match="belongs to another user"):
+        connect(path)
+    assert path.exists()
+
+
+def test_speak_through_the_daemon_prints_and_records_what_an_own_run_does(tmp_path: Path):
+    path = tmp_path / "streamtts.sock"
+    example = Path(__file__).parent / "data" / "claude-own-partial.jsonl"
+    process = serve(path)
+    try:
+        wait_for(lambda: answering(path))
+        env = {"STREAMTTS_SOCKET": str(path)}
+        runs = {}
+        for mode in ("--daemon", "--no-daemon"):
+            stats = tmp_path / f"{mode}.json"
+            args = ("speak", mode, "--print", "--stats", "--stats-json", str(stats), str(example))
+            result = run_cli(*args, env=env, timeout=120)
+            assert result.returncode == 0, result.stderr
+            runs[mode] = (result.stdout, json.loads(stats.read_text()), result.stderr)
+        assert request("status", path=path)["spoken"] == 2
+    finally:
+        process.kill()
+    (through, records, report), (own, own_records, own_report) = (
+        runs["--daemon"],
+        runs["--no-daemon"],
+    )
+    assert through == own == "The parser drops the last unit.\nI will fix it now.\n"
+    strip = [
+        {k: v for k, v in r.items() if k in ("text", "translation", "skipped")}
+        for r in records["sentences"]
+    ]
+    own_strip = [
+        {k: v for k, v in r.items() if k in ("text", "translation", "skipped")}
+        for r in own_records["sentences"]
+    ]
+    assert strip == own_strip
+    assert "start-up: connect to daemon" in report
+    assert "connect to daemon" not in own_report
+
+
+def test_the_hook_command_starts_a_daemon_on_demand_and_hands_it_its_input(tmp_path: Path):
+    path = tmp_path / "streamtts.sock"
+    hook = Path(sys.executable).with_name("streamtts-hook")
+    environ = {**os.environ, **ENV, "STREAMTTS_SOCKET": str(path)}
+
+    def run_hook(data: dict) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(hook)], input=json.dumps(data), capture_output=True, text=True, env=environ
+        )
+
+    ended = run_hook(hook_input("SessionEnd", reason="other"))
+    assert (ended.returncode, ended.stdout, ended.stderr) == (0, "", "")
+    assert not path.exists()  # ending a session starts nothing
+    try:
+        started = run_hook(hook_input("SessionStart", source="startup"))
+        assert (started.returncode, started.stdout, started.stderr) == (0, "", "")
+        assert answering(path)
+        said = run_hook(hook_input("Stop", last_assistant_message="話します。"))
+        assert (said.returncode, said.stdout) == (0, "")
+        wait_for(lambda: request("status", path=path)["spoken"] == 1)
+        broken = subprocess.run([str(hook)], input="{", capture_output=True, text=True, env=environ)
+        assert broken.returncode == 0
+        assert broken.stderr.startswith("streamtts-hook: the hook input is not JSON")
+    finally:
+        if answering(path):
+            request("shutdown", path=path)
+            wait_for(lambda: not path.exists())
