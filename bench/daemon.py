@@ -89,9 +89,9 @@ def start_daemon(engine: str, socket_path: Path) -> subprocess.Popen:
         time.sleep(0.05)
 
 
-def paced(played: threading.Event) -> Iterator[Sentence]:
+def paced(texts: list[str], played: threading.Event) -> Iterator[Sentence]:
     """The turn's sentences, each once the one before has played (and a short pause)."""
-    for seq, text in enumerate(SENTENCES):
+    for seq, text in enumerate(texts):
         played.clear()
         yield Sentence(seq, text, time.perf_counter())
         played.wait(30)
@@ -102,12 +102,14 @@ def warm_turns(socket_path: Path, engine: str, turns: int) -> list[list[float]]:
     """Per turn, ready → first audio of each sentence, each sent once the last has played."""
     options = SpeakOptions(translate="none", tts=engine, device="null")
     latencies = []
-    for _ in range(turns):
+    for n in range(turns):
+        # Each sentence is first in as many turns as the others: their lengths differ.
+        texts = [*SENTENCES[n % 3 :], *SENTENCES[: n % 3]]
         time.sleep(2.0)  # the daemon idles between turns, as between a user's prompts
         played = threading.Event()
         run = RemoteRun(connect(socket_path), options)
         turn = []
-        for event in run.run(paced(played)):
+        for event in run.run(paced(texts, played)):
             if isinstance(event, Finished):
                 turn.append(event.record.t_audio_start - event.record.t_ready)
                 played.set()
@@ -248,7 +250,7 @@ def render(first: dict, watched: list[tuple], hooks: dict) -> str:
 def main() -> None:
     """Measure, print the report and write it."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=6, help="warm turns per engine")
+    parser.add_argument("--turns", type=int, default=9, help="warm turns per engine")
     parser.add_argument("--cold", type=int, default=3, help="cold runs per engine")
     parser.add_argument("--appends", type=int, default=20, help="transcript appends")
     parser.add_argument("--hooks", type=int, default=30, help="hook command runs")

@@ -17,12 +17,10 @@ the old file or the new one.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import itertools
 import json
 import os
-import secrets
 import shlex
 import stat
 from collections.abc import Mapping
@@ -31,7 +29,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from streamtts.errors import StreamttsError, from_os_error
-from streamtts.paths import claude_dir
+from streamtts.paths import claude_dir, write_atomic
 
 HOOK_EVENTS = ("MessageDisplay", "Stop", "UserPromptSubmit", "SessionStart", "SessionEnd")
 HOOK_PROGRAM = "streamtts-hook"
@@ -253,7 +251,7 @@ def _save(path: Path, raw: bytes | None, settings: Settings, events: tuple[str, 
         else:
             mode = stat.S_IMODE(os.stat(target).st_mode)
             backup = _backup(path, raw, mode)
-        _write_atomic(target, text.encode("utf-8"), mode)
+        write_atomic(target, text.encode("utf-8"), mode=mode)
     except OSError as error:
         raise from_os_error("write", path, error) from None
     return Change(path=path, changed=True, backup=backup, events=events)
@@ -275,34 +273,3 @@ def _backup(path: Path, raw: bytes, mode: int) -> Path:
             os.fchmod(f.fileno(), mode)  # the umask may have taken bits off
             f.write(raw)
         return backup
-
-
-def _write_atomic(target: Path, data: bytes, mode: int | None) -> None:
-    """Replace ``target`` by ``data`` in one step; ``mode`` None: a new file, as the umask says."""
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if mode is not None:
-                os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable; some systems cannot open a directory, which is fine."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

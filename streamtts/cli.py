@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from streamtts import __version__, cli_daemon
+from streamtts import IMPORT_STARTED, __version__, cli_daemon
 from streamtts.console import (
     exit_interrupted,
     one_line_errors,
@@ -99,6 +100,11 @@ _CONFIG_HELP = """
     """
 
 
+def _imported() -> float:
+    """Seconds from the first import of streamtts to now: the command's own start-up."""
+    return time.perf_counter() - IMPORT_STARTED
+
+
 @app.command(help="Speak an agent's prose in Japanese as it arrives on stdin." + _CONFIG_HELP)
 @one_line_errors()
 def speak(
@@ -122,7 +128,9 @@ def speak(
     from streamtts.speak import speak as speak_stream
 
     with signals_interrupt(), open_input(file) as stream:
-        summary = speak_stream(stream, options, subtitles=sys.stdout, report=sys.stderr)
+        summary = speak_stream(
+            stream, options, subtitles=sys.stdout, report=sys.stderr, imported=_imported()
+        )
         if summary.interrupted:  # inside the with: closing a pipe a thread reads would hang
             exit_interrupted()
 
@@ -154,7 +162,12 @@ def watch(
 
     with signals_interrupt():
         summary = watch_transcript(
-            transcript, options, cwd=Path.cwd(), subtitles=sys.stdout, report=sys.stderr
+            transcript,
+            options,
+            cwd=Path.cwd(),
+            subtitles=sys.stdout,
+            report=sys.stderr,
+            imported=_imported(),
         )
     if summary.interrupted:
         exit_interrupted()
@@ -391,7 +404,7 @@ def say(
         text = stdin_text().read()
     with signals_interrupt():
         report = sys.stderr if options.stats else None
-        summary = say_text(text, options, subtitles=sys.stdout, report=report)
+        summary = say_text(text, options, subtitles=sys.stdout, report=report, imported=_imported())
     if summary.interrupted:
         exit_interrupted()
 

@@ -84,7 +84,7 @@ class Connection:
             try:
                 line = self._reader.readline(MAX_LINE)
             except OSError as error:
-                raise NoDaemon(f"the daemon at {self.path} went away ({error}") from None
+                raise NoDaemon(f"the daemon at {self.path} went away ({error})") from None
             if not line:
                 return
             yield json.loads(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -57,6 +58,38 @@ def check_writable(path: Path) -> None:
             pass
     except OSError as error:
         raise from_os_error("write", path, error) from None
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int | None = None) -> None:
+    """Replace ``path`` by ``data`` in one step: a reader, or a crash, sees the old file or the
+    new one, never half of one. ``mode`` None gives a new file's mode (as the umask says).
+
+    The data is written to a hidden file beside ``path``, synced, renamed over it, and the
+    directory synced so that the rename itself survives a crash. An ``OSError`` propagates
+    for the caller to word (``from_os_error``); the temporary file is removed.
+    """
+    temp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if mode is None else mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if mode is not None:
+                os.fchmod(f.fileno(), mode)  # exactly ``mode``, whatever the umask
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    try:
+        directory = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # some systems cannot open a directory: the rename is done all the same
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def sha256_file(path: Path) -> str:

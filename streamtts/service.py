@@ -17,16 +17,15 @@ here with one line instead.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import plistlib
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from streamtts.errors import StreamttsError, from_os_error
+from streamtts.paths import write_atomic
 
 LAUNCHD_LABEL = "io.streamtts.serve"
 SYSTEMD_UNIT = "streamtts.service"
@@ -101,7 +100,7 @@ def install(
         data = launchd_plist(argv, log_dir=log_dir)
     else:
         data = systemd_unit(argv).encode()
-    write_atomic(path, data)
+    _write(path, data)
     return _described(manager, path)
 
 
@@ -182,25 +181,10 @@ def systemd_word(arg: str, *, executable: bool = False) -> str:
     return '"' + "".join(out) + '"'
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file beside it, making missing parents.
-
-    A reader (or a crash) sees the old file or the new one, never half of one.
-    """
+def _write(path: Path, data: bytes) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(temp, 0o644)  # mkstemp's 0600; service files are conventionally 0644
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        write_atomic(path, data, mode=0o644)  # service files are conventionally 0644
     except OSError as error:
         raise from_os_error("write", path, error) from None
 

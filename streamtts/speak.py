@@ -44,6 +44,7 @@ def speak(
     subtitles: TextIO | None = None,
     report: TextIO | None = None,
     sink: AudioSink | None = None,
+    imported: float | None = None,
 ) -> Summary:
     """Speak what ``stream`` (an agent's output, in ``options.format``) says; see ``speak_pieces``.
 
@@ -58,7 +59,14 @@ def speak(
     pieces = read_pieces(stream, fmt=options.format, stats=stats)
     run = remote_run(options, start=False) if sink is None else None
     return speak_pieces(
-        pieces, options, source=stats, subtitles=subtitles, report=report, sink=sink, run=run
+        pieces,
+        options,
+        source=stats,
+        subtitles=subtitles,
+        report=report,
+        sink=sink,
+        run=run,
+        imported=imported,
     )
 
 
@@ -69,6 +77,7 @@ def watch(
     cwd: Path,
     subtitles: TextIO | None = None,
     report: TextIO | None = None,
+    imported: float | None = None,
 ) -> Summary:
     """Speak what the assistant writes to a Claude Code session transcript from now on.
 
@@ -95,6 +104,7 @@ def watch(
             subtitles=subtitles,
             report=report,
             run=remote_run(options, start=True),
+            imported=imported,
         )
     finally:
         stop.set()  # the follower polls the file until told to stop
@@ -106,12 +116,15 @@ def say(
     *,
     subtitles: TextIO | None = None,
     report: TextIO | None = None,
+    imported: float | None = None,
 ) -> Summary:
     """Speak the sentences of ``text``, a plain-text source (``options.translate`` as given)."""
     if not text.strip():
         raise StreamttsError("nothing to say: give TEXT or pipe it to stdin")
     run = remote_run(options, start=False)
-    return speak_pieces([TextPiece(text)], options, subtitles=subtitles, report=report, run=run)
+    return speak_pieces(
+        [TextPiece(text)], options, subtitles=subtitles, report=report, run=run, imported=imported
+    )
 
 
 def speak_pieces(
@@ -123,6 +136,7 @@ def speak_pieces(
     report: TextIO | None = None,
     sink: AudioSink | None = None,
     run: RemoteRun | None = None,
+    imported: float | None = None,
 ) -> Summary:
     """Speak the sentences of ``pieces`` as ``options`` direct, and return the run's summary.
 
@@ -132,9 +146,10 @@ def speak_pieces(
     a file that cannot be written loses neither (its directory is checked before any work).
     ``source`` holds the reader's counters for the report. ``sink`` replaces the one the
     options describe (tests pass a null sink); it is closed at the end. ``run`` is a run
-    through the daemon (``remote_run``) in place of a pipeline of our own. Ctrl-C ends the
-    run with ``summary.interrupted`` set, sound silenced at once; an error loading a model or
-    opening the sound device propagates for the caller to print.
+    through the daemon (``remote_run``) in place of a pipeline of our own. ``imported`` is
+    the seconds the command line took to import, the first of the start-up parts. Ctrl-C
+    ends the run with ``summary.interrupted`` set, sound silenced at once; an error loading
+    a model or opening the sound device propagates for the caller to print.
     """
     if options.stats_json is not None:
         check_writable(options.stats_json)
@@ -148,7 +163,8 @@ def speak_pieces(
     try:
         for event in run.run(taken):
             if isinstance(event, Ready):
-                startup = event.startup
+                startup = {"import": imported} if imported is not None else {}
+                startup |= event.startup
                 continue
             taken.update(event.record)
             if isinstance(event, Started) and subtitles is not None:

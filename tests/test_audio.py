@@ -22,6 +22,7 @@ import pytest
 from streamtts.audio import (
     AudioDeviceError,
     NullSink,
+    Playback,
     SoundDeviceSink,
     TeeSink,
     open_sink,
@@ -137,6 +138,61 @@ def test_device_close_with_discard_stops_at_once(capture):
     assert playback.done.is_set()
     assert playback.t_end is None
     assert len(played) < playback.frames / 2
+
+
+@alsa
+def test_device_cancel_silences_one_sentence_at_once_and_the_next_plays_whole(capture):
+    sink = SoundDeviceSink(sample_rate=DEVICE_RATE)
+    cut = sink.play([tone(3.0)], ENGINE_RATE)
+    kept = sink.play([tone(0.3, hz=880.0)], ENGINE_RATE)
+    while cut.t_start is None:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    sink.cancel(cut)
+    sink.close()
+    played = trimmed(capture.samples())
+
+    assert cut.done.is_set() and cut.t_end is None
+    assert kept.t_end is not None and kept.t_start >= cut.t_start
+    # Far less than the 3 s sentence, then all of the next one, with no hole between them.
+    assert len(played) < kept.frames + cut.frames / 3
+    assert abs(len(played) - kept.frames) < cut.frames / 3
+    assert longest_silence(played) < DEVICE_RATE * sink.latency + 1
+
+
+@alsa
+def test_device_pause_plays_silence_and_resume_goes_on_where_it_was(capture):
+    sink = SoundDeviceSink(sample_rate=DEVICE_RATE)
+    playback = sink.play([tone(0.6)], ENGINE_RATE)
+    while playback.t_start is None:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    sink.pause(True)
+    time.sleep(0.5)
+    assert not playback.done.is_set()  # 0.7 s after it started, the 0.6 s sentence still waits
+    sink.pause(False)
+    sink.close()
+    played = trimmed(capture.samples())
+
+    assert playback.t_end is not None
+    assert abs(len(played) - playback.frames - 0.5 * DEVICE_RATE) < 0.15 * DEVICE_RATE
+    assert sink.gap_seconds == 0.0  # a pause is not a gap
+
+
+def test_wav_sink_cancel_writes_no_more_of_that_sentence(tmp_path):
+    sink = WavSink(tmp_path / "out.wav")
+
+    def chunks():
+        yield tone(0.1)
+        sink.cancel(playback)
+        yield tone(0.1)
+
+    playback = Playback()
+    sink.play(chunks(), ENGINE_RATE, playback)
+    sink.close()
+    with wave.open(str(tmp_path / "out.wav")) as wav:
+        assert wav.getnframes() == len(tone(0.1))
+    assert playback.done.is_set() and playback.t_end is None
 
 
 @alsa
