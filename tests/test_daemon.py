@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from conftest import SPOKEN_BY_NLLB
 
 from streamtts.client import Connection, NoDaemon, connect, request
 from streamtts.config import SpeakOptions
@@ -47,10 +48,10 @@ def start_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
     """``start_daemon(policy=..., max_age=...)``: a warm daemon on a thread; its socket."""
     running: list[tuple[Daemon, threading.Thread]] = []
 
-    def start(**options: object) -> Path:
+    def start(speech: SpeakOptions = OPTIONS, **options: object) -> Path:
         path = tmp_path / "d.sock"
         monkeypatch.setenv("STREAMTTS_SOCKET", str(path))
-        daemon = Daemon(OPTIONS, path=path, **options)
+        daemon = Daemon(speech, path=path, **options)
         thread = threading.Thread(target=daemon.run, daemon=True)
         thread.start()
         running.append((daemon, thread))
@@ -98,6 +99,28 @@ def test_a_stream_is_spoken_and_each_record_comes_back_in_order(start_daemon):
     status = request("status")
     assert (status["spoken"], status["skipped"], status["queued"]) == (3, 0, 0)
     assert all(type(status[key]) is int for key in ("spoken", "skipped", "queued"))
+
+
+def test_a_daemon_translating_with_nllb_sends_back_each_translation(
+    start_daemon, speaking_model: Path
+):
+    from streamtts.remote import speech_options
+    from streamtts.translate import load_translator
+
+    speech = SpeakOptions(
+        translate="nllb", model_dir=speaking_model, tts="openjtalk", device="null"
+    )
+    start_daemon(speech)
+    texts = list(SPOKEN_BY_NLLB[:2])
+    with connect(timeout=60) as connection:
+        connection.request({"op": "speak", "options": speech_options(speech)})
+        send(connection, texts)
+        records = records_until_done(connection)
+    translator = load_translator("nllb", model_dir=speaking_model)
+    expected = [translator.translate([text])[0] for text in texts]
+    assert [(r["text"], r["translation"], r["skipped"]) for r in records] == [
+        (text, translation, None) for text, translation in zip(texts, expected, strict=True)
+    ]
 
 
 def test_bad_messages_get_an_error_reply_and_the_connection_keeps_serving(start_daemon):
