@@ -38,6 +38,23 @@ def test_loading_and_translating_imports_no_torch_transformers_or_mlx_lm(
     assert done.stdout.strip() == ""
 
 
+def imported_by(statement: str, names: tuple[str, ...]) -> list[str]:
+    """Which of ``names`` a fresh interpreter has imported after ``statement``."""
+    probe = f"import sys\n{statement}\nprint(' '.join(n for n in {names!r} if n in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return done.stdout.split()
+
+
+def test_the_hook_command_imports_neither_the_cli_framework_nor_model_code() -> None:
+    heavy = ("typer", "click", "numpy", "mlx", "onnxruntime", "streamtts.cli", "importlib.metadata")
+    assert imported_by("import streamtts.hook", heavy) == []
+
+
+def test_the_daemon_imports_no_torch_transformers_or_mlx_lm() -> None:
+    heavy = ("torch", "transformers", "mlx_lm", "streamtts.convert")
+    assert imported_by("import streamtts.cli, streamtts.server", heavy) == []
+
+
 MATMUL_SECONDS = """
 import time
 import streamtts.nllb
