@@ -1,11 +1,5 @@
 """streamtts: speak a coding agent's prose aloud in Japanese, entirely on this machine."""
 
-import time
-
-# When the package was first imported: the command line reports the seconds from here to
-# its start as the "import" part of start-up (Typer, and what the command needs).
-IMPORT_STARTED = time.perf_counter()
-
 
 def __getattr__(name: str) -> str:
     # ``__version__`` is looked up only when asked for: importlib.metadata costs ~30 ms,

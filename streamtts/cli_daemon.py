@@ -103,6 +103,8 @@ def status(
     print_line(f"daemon {reply['pid']} at {reply['socket']}, up since {up}")
     voice = f", voice {options['voice']}" if options["voice"] else ""
     state = "ready" if reply["ready"] else "loading the models"
+    if reply["error"]:
+        state = f"cannot speak: {reply['error']}"
     print_line(f"models: translate {options['translate']} → tts {options['tts']}{voice}; {state}")
     skipped = ", ".join(f"{kind} {n}" for kind, n in reply["skipped_by"].items())
     print_line(

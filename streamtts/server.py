@@ -42,7 +42,6 @@ from streamtts.speak import blas_in_use, build_pipeline
 from streamtts.text import Sentence
 
 if TYPE_CHECKING:
-    from streamtts.audio import AudioSink
     from streamtts.config import SpeakOptions
     from streamtts.pipeline import Pipeline
     from streamtts.stats import SentenceRecord
@@ -125,6 +124,7 @@ class _Client:
         self.conn = conn
         self.open: set[int] = set()  # daemon seqs of its sentences not finished yet
         self.speaking: str | None = None  # turn of its ``speak`` stream, once begun
+        self.sink_base = (0, 0.0)  # the sink's underflows and gap seconds when it began
         self.ended = False  # it sent ``end``: close after its last sentence
         self.gone = False
         self._done = False
@@ -156,8 +156,8 @@ class _Counts:
 class Daemon:
     """Speaks what its clients send through one pipeline until ``shutdown``.
 
-    It listens at ``path`` from the moment it is made; ``run`` loads the models (while
-    clients may already send) and serves. ``sink`` replaces the one the options describe.
+    It opens the sink the options describe and listens at ``path`` from the moment it is
+    made; ``run`` loads the models (while clients may already send) and serves.
     """
 
     def __init__(
@@ -167,16 +167,16 @@ class Daemon:
         path: Path,
         policy: str = "queue",
         max_age: float | None = MAX_AGE,
-        sink: AudioSink | None = None,
     ) -> None:
         from streamtts.audio import open_sink
 
         if policy not in POLICIES:
             raise StreamttsError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        if max_age is not None and not max_age > 0:
+            raise StreamttsError(f"--max-age must be a positive number of seconds, not {max_age}")
         self.options = options
         self.policy = policy
-        if sink is None:
-            sink = open_sink(output=options.output, device=options.sound_device, play=options.plays)
+        sink = open_sink(output=options.output, device=options.sound_device, play=options.plays)
         self._sink = sink
         try:
             self._listener = Listener(path)
@@ -199,6 +199,7 @@ class Daemon:
         self._paused = False
         self._since = time.time()
         self._shutdown = threading.Event()
+        self.failed: str | None = None  # why the pipeline stopped, if it failed
 
     # -- the main thread --------------------------------------------------------------------
 
@@ -217,6 +218,14 @@ class Daemon:
                     self._route("started", event.record)
                 elif isinstance(event, Finished):
                     self._finish(event.record)
+        except Exception as error:
+            # A model that does not load (none converted, an engine not installed): say so
+            # to every client and in `status` until shut down, rather than exit and be
+            # started again by the next hook call, and the next.
+            self.failed = str(error)
+            log.error("cannot speak: %s", error)
+            while not self._shutdown.wait(0.5):
+                pass
         finally:
             self._feed.close()
             self._listener.close()
@@ -256,8 +265,8 @@ class Daemon:
                 {
                     "event": "done",
                     "startup": self._startup,
-                    "underflows": self._sink.underflows,
-                    "gap_seconds": self._sink.gap_seconds,
+                    "underflows": self._sink.underflows - client.sink_base[0],
+                    "gap_seconds": self._sink.gap_seconds - client.sink_base[1],
                     "blas": blas_in_use(),
                 }
             )
@@ -303,6 +312,8 @@ class Daemon:
         op = message.get("op")
         if op not in OPS:
             return _error(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
+        if self.failed is not None and op not in ("ping", "status", "shutdown"):
+            return _error(f"this daemon cannot speak: {self.failed}; then `streamtts shutdown`")
         try:
             return {"ok": True, "op": op, **getattr(self, f"_op_{op}")(client, message)}
         except (HookInputError, StreamttsError, TypeError, ValueError) as error:
@@ -312,16 +323,17 @@ class Daemon:
         return {"pid": os.getpid(), "version": __version__}
 
     def _op_status(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            queued = len(self._tags)
-            spoken, skipped = self._counts.spoken, dict(self._counts.skipped)
         playing = self._playing
+        with self._lock:
+            queued = len(self._tags) - (playing is not None)  # waiting, not the one playing
+            spoken, skipped = self._counts.spoken, dict(self._counts.skipped)
         return {
             "pid": os.getpid(),
             "version": __version__,
             "since": self._since,
             "socket": str(self._listener.path),
             "ready": bool(self._startup),
+            "error": self.failed,
             "startup": self._startup,
             "options": speech_options(self.options),
             "policy": self.policy,
@@ -378,6 +390,7 @@ class Daemon:
             raise StreamttsError("this connection is speaking already")
         source = message.get("source")
         client.speaking = str(source) if source else f"client-{id(client)}"
+        client.sink_base = (self._sink.underflows, self._sink.gap_seconds)
         return {"now": time.perf_counter(), "ready": bool(self._startup)}
 
     def _op_sentence(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:

@@ -48,14 +48,15 @@ def start_daemon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
     """``start_daemon(policy=..., max_age=...)``: a warm daemon on a thread; its socket."""
     running: list[tuple[Daemon, threading.Thread]] = []
 
-    def start(speech: SpeakOptions = OPTIONS, **options: object) -> Path:
+    def start(speech: SpeakOptions = OPTIONS, *, ready: bool = True, **options: object) -> Path:
         path = tmp_path / "d.sock"
         monkeypatch.setenv("STREAMTTS_SOCKET", str(path))
         daemon = Daemon(speech, path=path, **options)
         thread = threading.Thread(target=daemon.run, daemon=True)
         thread.start()
         running.append((daemon, thread))
-        wait_for(lambda: request("status")["ready"])
+        if ready:
+            wait_for(lambda: request("status")["ready"])
         return path
 
     yield start
@@ -121,6 +122,18 @@ def test_a_daemon_translating_with_nllb_sends_back_each_translation(
     assert [(r["text"], r["translation"], r["skipped"]) for r in records] == [
         (text, translation, None) for text, translation in zip(texts, expected, strict=True)
     ]
+
+
+def test_a_daemon_whose_voice_does_not_load_says_why_until_shut_down(start_daemon):
+    start_daemon(SpeakOptions(translate="none", tts="nosuchengine", device="null"), ready=False)
+    error = wait_for(lambda: request("status")["error"])
+    assert "nosuchengine" in error
+    with pytest.raises(StreamttsError) as refused:
+        request("speak", options={})
+    assert str(refused.value) == (
+        f"the daemon says: this daemon cannot speak: {error}; then `streamtts shutdown`"
+    )
+    assert request("ping")["ok"]
 
 
 def test_bad_messages_get_an_error_reply_and_the_connection_keeps_serving(start_daemon):
@@ -382,7 +395,8 @@ def test_speak_through_the_daemon_prints_and_records_what_an_own_run_does(tmp_pa
         for r in own_records["sentences"]
     ]
     assert strip == own_strip
-    assert "start-up: connect to daemon" in report
+    assert report.splitlines()[1].startswith("start-up: import ")
+    assert ", connect to daemon " in report.splitlines()[1]
     assert "connect to daemon" not in own_report
 
 
