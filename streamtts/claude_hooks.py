@@ -5,14 +5,14 @@ the daemon unchanged and this module reads it there. ``MessageDisplay`` (Claude 
 2.1.152) fires as an assistant message is drawn: ``delta`` is the text new since the last
 call for that ``message_id``, ``index`` counts the calls and ``final`` marks the last, so
 each message gets a streaming ``Segmenter`` and a sentence is said as soon as its end is
-drawn. A call whose ``index`` was seen already is a repeat and is ignored. ``Stop`` ends
-the turn: what is still pending is said, and its ``last_assistant_message`` is said only
-for the sentences no ``MessageDisplay`` of the turn carried (it has been reported not to
-fire for prose between tool calls, and an older Claude Code has no such event at all), so
-nothing is said twice. ``UserPromptSubmit`` starts a new turn (the daemon's ``latest``
-policy then drops the session's stale queue), ``SessionEnd`` forgets the session. Turns
-are keyed ``session:turn`` with Claude Code's ``turn_id`` where it gives one. Pure: no
-sockets, no audio, so every rule is tested on its own.
+drawn. Calls are taken in ``index`` order; one seen already is a repeat and is ignored.
+``Stop`` ends the turn: what is still pending is said, and its ``last_assistant_message``
+is said only for the sentences no ``MessageDisplay`` of the turn carried (it has been
+reported not to fire for prose between tool calls, and an older Claude Code has no such
+event at all), so nothing is said twice. ``UserPromptSubmit`` starts a new turn (the
+daemon's ``latest`` policy then drops the session's stale queue), ``SessionEnd`` forgets
+the session. Turns are keyed ``session:turn`` with Claude Code's ``turn_id`` where it gives
+one. Pure: no sockets, no audio, so every rule is tested on its own.
 """
 
 from __future__ import annotations
@@ -41,10 +41,47 @@ class Said:
 
 
 @dataclass
+class _Message:
+    """One message being displayed: its segmenter, the next batch it takes, batches ahead.
+
+    Batches are taken in ``index`` order whatever order they arrive in (each hook call is
+    a connection of its own); one seen already is a repeat, and nothing after the final
+    batch is taken.
+    """
+
+    segmenter: Segmenter = field(default_factory=Segmenter)
+    next: int = 0
+    ahead: dict[int, TextPiece] = field(default_factory=dict)
+    ended: bool = False
+
+    def take(self, index: int, piece: TextPiece) -> list[str]:
+        """The sentences that batch ``index``, and the early ones it lets through, complete."""
+        if index >= self.next and not self.ended:
+            self.ahead[index] = piece
+        texts = []
+        while not self.ended and self.next in self.ahead:
+            piece = self.ahead.pop(self.next)
+            self.next += 1
+            self.ended = piece.boundary is not None
+            texts += [sentence.text for sentence in self.segmenter.feed(piece)]
+        return texts
+
+    def flush(self) -> list[str]:
+        """What is still held, early batches included (one before them never came)."""
+        if self.ended:
+            return []
+        texts = []
+        for index in sorted(self.ahead):
+            texts += [sentence.text for sentence in self.segmenter.feed(self.ahead.pop(index))]
+        self.ended = True
+        return texts + [sentence.text for sentence in self.segmenter.flush()]
+
+
+@dataclass
 class _Session:
     turn: str
     prompts: int = 0
-    messages: dict[str, tuple[Segmenter, int]] = field(default_factory=dict)  # id → last index
+    messages: dict[str, _Message] = field(default_factory=dict)
     said: set[str] = field(default_factory=set)  # sentences spoken this turn, for Stop
 
 
@@ -93,16 +130,9 @@ class HookTurns:
         turn_id = data.get("turn_id")
         if isinstance(turn_id, str) and turn_id:
             session.turn = said.turn = f"{said.session}:{turn_id}"
-        segmenter, last = session.messages.get(message_id, (Segmenter(), -1))
-        if index <= last:
-            return  # a repeated call
+        message = session.messages.setdefault(message_id, _Message())
         piece = TextPiece(delta, Boundary.BLOCK if final else None)
-        texts = [sentence.text for sentence in segmenter.feed(piece)]
-        if final:
-            session.messages.pop(message_id, None)
-        else:
-            session.messages[message_id] = (segmenter, index)
-        self._say(session, said, texts)
+        self._say(session, said, message.take(index, piece))
 
     def _stop(self, data: dict[str, Any], session: _Session, said: Said) -> None:
         self._flush(session, said)
@@ -117,8 +147,8 @@ class HookTurns:
 
     def _flush(self, session: _Session, said: Said) -> None:
         """Say what messages still hold (their final call never came)."""
-        for segmenter, _ in session.messages.values():
-            self._say(session, said, [sentence.text for sentence in segmenter.flush()])
+        for message in session.messages.values():
+            self._say(session, said, message.flush())
         session.messages.clear()
 
     @staticmethod

@@ -60,6 +60,22 @@ def test_a_repeated_batch_is_not_spoken_again():
     assert turns.handle(display("m1", 1, "", final=True)).sentences == ["And a second"]
 
 
+def test_batches_are_taken_in_index_order_whatever_order_they_arrive_in():
+    turns = HookTurns()
+    assert turns.handle(display("m1", 2, "", final=True)).sentences == []
+    assert turns.handle(display("m1", 1, "and the second one.\n")).sentences == []
+    said = turns.handle(display("m1", 0, "The first sentence. Then\n")).sentences
+    assert said == ["The first sentence.", "Then and the second one."]
+    assert turns.handle(display("m1", 1, "and the second one.\n")).sentences == []  # repeat
+
+
+def test_a_final_batch_repeated_after_the_end_says_nothing_even_at_stop():
+    turns = HookTurns()
+    turns.handle(display("m1", 0, "Said once.", final=True))
+    assert turns.handle(display("m1", 0, "Said once.", final=True)).sentences == []
+    assert turns.handle(hook("Stop", last_assistant_message="Said once.")).sentences == []
+
+
 def test_stop_says_only_what_message_display_did_not():
     turns = HookTurns()
     assert turns.handle(display("m1", 0, "Let me look.\n", final=True)).sentences == [
