@@ -20,7 +20,7 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,10 @@ class Connection:
                 return
             yield json.loads(line)
 
+    def settimeout(self, seconds: float | None) -> None:
+        """Bound each later send and read by ``seconds`` (None: wait as long as it takes)."""
+        self._sock.settimeout(seconds)
+
     def request(self, message: Mapping[str, Any]) -> dict[str, Any]:
         """Send ``message`` and return the reply; an error reply is a ``StreamttsError``."""
         self.send(message)
@@ -138,8 +142,10 @@ def request(op: str, *, path: Path | None = None, **fields: Any) -> dict[str, An
         return connection.request({"op": op, **fields})
 
 
-def connect_or_start(path: Path | None = None, *, wait: float = START_WAIT) -> Connection:
-    """Connect to the daemon, starting ``streamtts serve`` in the background if none runs.
+def connect_or_start(
+    path: Path | None = None, *, args: Sequence[str] = (), wait: float = START_WAIT
+) -> Connection:
+    """Connect to the daemon, starting ``streamtts serve ARGS`` in the background if none runs.
 
     The daemon listens before it loads any model, so this waits for the socket only (well
     under a second), not for the models: what is sent meanwhile waits in its queue. Its
@@ -154,7 +160,7 @@ def connect_or_start(path: Path | None = None, *, wait: float = START_WAIT) -> C
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(path.with_name("serve.log"), "ab") as log:
         subprocess.Popen(
-            [sys.executable, "-m", "streamtts", "serve"],
+            [sys.executable, "-m", "streamtts", "serve", *args],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

@@ -43,6 +43,15 @@ def speech_options(options: SpeakOptions) -> dict[str, Any]:
     return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
 
 
+def serve_args(options: SpeakOptions) -> list[str]:
+    """``serve``'s command-line options for a daemon that speaks as ``options`` say."""
+    args = []
+    for key, value in speech_options(options).items():
+        if value is not None:
+            args += [f"--{key.replace('_', '-')}", str(value)]
+    return args
+
+
 class RemoteRun:
     """A pipeline run carried out by the daemon: sentences out, the same events back."""
 
@@ -52,6 +61,7 @@ class RemoteRun:
             {"op": "speak", "options": speech_options(options), "source": f"speak-{os.getpid()}"}
         )
         now = time.perf_counter()
+        connection.settimeout(None)  # events may be minutes apart: an agent thinks
         self._connection = connection
         self._offset = (started + now) / 2 - reply["now"]  # our clock minus the daemon's
         self._connect_seconds = now - started
@@ -106,13 +116,14 @@ class RemoteRun:
 def remote_run(options: SpeakOptions, *, start: bool) -> RemoteRun | None:
     """A run through the daemon when one can speak these options, else None (in-process).
 
-    Never for a file (``--output``) or with ``--no-daemon``. ``start`` starts a daemon when
-    none answers (``watch``); a daemon that speaks with other options is said in one line.
+    Never for a file (``--output``) or with ``--no-daemon``. ``start`` starts a daemon with
+    these speech options when none answers (``watch``); a daemon that speaks with other
+    options is said in one line.
     """
     if not options.daemon or options.output is not None or not options.plays:
         return None
     try:
-        connection = connect_or_start() if start else connect()
+        connection = connect_or_start(args=serve_args(options)) if start else connect()
     except NoDaemon as error:
         if start:
             log.warning("%s; speaking in-process", error)

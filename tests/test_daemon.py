@@ -427,3 +427,31 @@ def test_the_hook_command_starts_a_daemon_on_demand_and_hands_it_its_input(tmp_p
         if answering(path):
             request("shutdown", path=path)
             wait_for(lambda: not path.exists())
+
+
+def test_watch_starts_a_daemon_with_its_own_options_and_speaks_through_it(tmp_path: Path):
+    path, transcript = tmp_path / "streamtts.sock", tmp_path / "session.jsonl"
+    transcript.write_bytes(b"")
+    env = {**os.environ, "STREAMTTS_CONFIG": os.devnull, "STREAMTTS_SOCKET": str(path)}
+    command = [sys.executable, "-m", "streamtts", "watch", str(transcript), "--print"]
+    command += ["--translate", "none", "--tts", "openjtalk", "--device", "null"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: answering(path) and request("status", path=path)["ready"])
+        time.sleep(1.0)  # watch follows the transcript from its end by now
+        message = {"role": "assistant", "content": [{"type": "text", "text": "Step one is done."}]}
+        line = {"type": "assistant", "uuid": "u1", "isSidechain": False, "message": message}
+        with transcript.open("a") as handle:
+            handle.write(json.dumps(line) + "\n")
+        assert process.stdout.readline().decode() == "Step one is done.\n"
+        status = request("status", path=path)
+        assert (status["options"]["tts"], status["options"]["translate"]) == ("openjtalk", "none")
+        wait_for(lambda: request("status", path=path)["spoken"] == 1)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+        assert answering(path)  # the daemon outlives the watch that started it
+    finally:
+        process.kill()
+        if answering(path):
+            request("shutdown", path=path)
+            wait_for(lambda: not path.exists())
