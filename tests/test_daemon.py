@@ -455,3 +455,26 @@ def test_watch_starts_a_daemon_with_its_own_options_and_speaks_through_it(tmp_pa
         if answering(path):
             request("shutdown", path=path)
             wait_for(lambda: not path.exists())
+
+
+def test_ctrl_c_of_a_speak_through_the_daemon_silences_its_sentences_there(tmp_path: Path):
+    path = tmp_path / "streamtts.sock"
+    daemon = serve(path)
+    try:
+        wait_for(lambda: answering(path) and request("status", path=path)["ready"])
+        env = {**os.environ, **ENV, "STREAMTTS_SOCKET": str(path)}
+        command = [sys.executable, "-m", "streamtts", "speak", "--format", "text"]
+        speaking = subprocess.Popen(
+            command, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        speaking.stdin.write("\n".join(LONG) + "\n")
+        speaking.stdin.flush()
+        wait_for(lambda: request("status", path=path)["playing"])
+        speaking.send_signal(signal.SIGINT)
+        assert speaking.wait(timeout=30) == 130
+        status = wait_for(lambda: (s := request("status", path=path))["queued"] == 0 and s)
+        assert status["playing"] is None
+        assert status["skipped_by"] == {"disconnected": len(LONG)}
+        assert "interrupted" in speaking.stderr.read()
+    finally:
+        daemon.kill()
