@@ -62,6 +62,11 @@ def check_owner(path: Path) -> os.stat_result | None:
     return status
 
 
+def log_path(socket: Path) -> Path:
+    """Where a daemon started by a client writes its output: beside its socket, ``.log``."""
+    return socket.with_suffix(".log")
+
+
 class Connection:
     """One connection to the daemon: send objects, read the replies as they come."""
 
@@ -149,8 +154,8 @@ def connect_or_start(
 
     The daemon listens before it loads any model, so this waits for the socket only (well
     under a second), not for the models: what is sent meanwhile waits in its queue. Its
-    output goes to ``serve.log`` beside the socket. Two clients starting one each are
-    fine: the second daemon finds the first's lock and exits.
+    output goes to ``log_path(path)``. Two clients starting one each are fine: the second
+    daemon finds the first's lock and exits.
     """
     path = socket_path() if path is None else path
     try:
@@ -158,7 +163,7 @@ def connect_or_start(
     except NoDaemon:
         pass
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(path.with_name("serve.log"), "ab") as log:
+    with open(log_path(path), "ab") as log:
         subprocess.Popen(
             [sys.executable, "-m", "streamtts", "serve", *args],
             stdin=subprocess.DEVNULL,
@@ -175,6 +180,6 @@ def connect_or_start(
             if time.monotonic() > deadline:
                 raise NoDaemon(
                     f"started `streamtts serve`, but nothing listens at {path} after {wait:g} s; "
-                    f"see {path.with_name('serve.log')}"
+                    f"see {log_path(path)}"
                 ) from None
             time.sleep(0.02)

@@ -84,7 +84,7 @@ def install(
     """Write the service file that runs ``argv`` at login, replacing any earlier one.
 
     ``argv`` is the whole command, starting with an absolute path (``sys.executable``).
-    launchd writes its output to ``log_dir/serve.log``, made here if missing; systemd's
+    launchd writes its output to ``log_dir/streamtts.log``, made here if missing; systemd's
     goes to the journal. The same arguments always give the same bytes. Nothing is started.
     """
     if not argv or not os.path.isabs(argv[0]):
@@ -123,7 +123,7 @@ def uninstall(
 
 def launchd_plist(argv: Sequence[str], *, log_dir: Path) -> bytes:
     """The launchd agent's XML plist that runs ``argv`` at login and after a crash."""
-    log = str(log_dir / "serve.log")
+    log = str(log_dir / "streamtts.log")
     agent = {
         "Label": LAUNCHD_LABEL,
         "ProgramArguments": list(argv),

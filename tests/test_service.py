@@ -124,8 +124,8 @@ def test_launch_agent_has_every_key(tmp_path: Path):
         "ProgramArguments": SERVE,
         "RunAtLoad": True,
         "KeepAlive": {"SuccessfulExit": False},
-        "StandardOutPath": str(logs / "serve.log"),
-        "StandardErrorPath": str(logs / "serve.log"),
+        "StandardOutPath": str(logs / "streamtts.log"),
+        "StandardErrorPath": str(logs / "streamtts.log"),
         "ProcessType": "Interactive",
     }
     assert path.read_bytes().startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n')
@@ -143,7 +143,7 @@ def test_a_relative_log_dir_is_made_absolute_for_launchd(tmp_path: Path, monkeyp
     monkeypatch.chdir(tmp_path)
     written = install(SERVE, system="Darwin", home=tmp_path, environ=NO_XDG, log_dir=Path("logs"))
     agent = plistlib.loads(written.path.read_bytes())
-    assert agent["StandardOutPath"] == str(tmp_path / "logs" / "serve.log")
+    assert agent["StandardOutPath"] == str(tmp_path / "logs" / "streamtts.log")
     assert (tmp_path / "logs").is_dir()
 
 
