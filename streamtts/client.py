@@ -62,6 +62,12 @@ def check_owner(path: Path) -> os.stat_result | None:
     return status
 
 
+def encode(message: Mapping[str, Any]) -> bytes:
+    """One protocol line. ASCII JSON: every character, a lone surrogate too, is escaped, so
+    whatever text a hook input held reads back the same on the other side."""
+    return json.dumps(message).encode("ascii") + b"\n"
+
+
 def log_path(socket: Path) -> Path:
     """Where a daemon started by a client writes its output: beside its socket, ``.log``."""
     return socket.with_suffix(".log")
@@ -77,9 +83,8 @@ class Connection:
 
     def send(self, message: Mapping[str, Any]) -> None:
         """Send one message; a daemon that went away is ``NoDaemon``."""
-        data = json.dumps(message, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
         try:
-            self._sock.sendall(data)
+            self._sock.sendall(encode(message))
         except OSError as error:
             raise NoDaemon(f"the daemon at {self.path} went away ({error.strerror})") from None
 

@@ -34,11 +34,12 @@ from typing import TYPE_CHECKING, Any
 
 from streamtts import __version__
 from streamtts.claude_hooks import HookInputError, HookTurns
-from streamtts.client import MAX_LINE, check_owner
+from streamtts.client import MAX_LINE, check_owner, encode
 from streamtts.errors import StreamttsError, from_os_error
 from streamtts.pipeline import Finished, Ready, Started
 from streamtts.remote import SPEECH_OPTIONS, speech_options
 from streamtts.speak import blas_in_use, build_pipeline
+from streamtts.stats import startup_line
 from streamtts.text import Sentence
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class _Client:
         return first
 
     def send(self, message: dict[str, Any]) -> None:
-        data = json.dumps(message, ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n"
+        data = encode(message)
         with self._lock:
             if self.gone:
                 return
@@ -212,7 +213,7 @@ class Daemon:
             for event in self._pipeline.run(self._feed):
                 if isinstance(event, Ready):
                     self._startup = event.startup
-                    log.info("ready: %s", _startup_line(event.startup))
+                    log.info("ready: %s", startup_line(event.startup))
                 elif isinstance(event, Started):
                     self._playing = event.record
                     self._route("started", event.record)
@@ -461,7 +462,3 @@ class _Feed:
 
 def _error(text: str) -> dict[str, Any]:
     return {"ok": False, "error": text}
-
-
-def _startup_line(startup: dict[str, float]) -> str:
-    return ", ".join(f"{part} {seconds:.2f} s" for part, seconds in startup.items())

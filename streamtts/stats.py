@@ -168,14 +168,19 @@ def totals_line(summary: Summary) -> str:
     return line
 
 
+def startup_line(startup: dict[str, float]) -> str:
+    """``part 0.12 s, …``: the seconds of each start-up part (``total`` left out)."""
+    parts = (f"{part} {seconds:.2f} s" for part, seconds in startup.items() if part != "total")
+    return ", ".join(parts)
+
+
 def write_report(summary: Summary, out: TextIO, *, table: bool = True) -> None:
     """Write the totals line and, with ``table``, start-up times and each stage's p50/p95."""
     out.write(f"streamtts: {totals_line(summary)}\n")
     if not table:
         return
     if summary.startup:
-        parts = ", ".join(f"{k} {v:.2f} s" for k, v in summary.startup.items() if k != "total")
-        out.write(f"start-up: {parts}\n")
+        out.write(f"start-up: {startup_line(summary.startup)}\n")
     if summary.blas is not None:
         out.write(f"MLX matrix products: {summary.blas}\n")
     if not summary.stages:

@@ -260,6 +260,14 @@ def test_hook_inputs_are_spoken_once_each(start_daemon):
     wait_for(lambda: request("status")["spoken"] == 3)
 
 
+def test_a_hook_input_with_a_lone_surrogate_reaches_the_daemon_whole(start_daemon):
+    start_daemon()
+    # Claude Code's JSON may escape half a character ("\\ud83d"); it must survive the trip.
+    stop = hook_input("Stop", last_assistant_message="Half \ud83d here. Done.")
+    assert request("hook", input=stop)["queued"] == 2
+    wait_for(lambda: request("status")["spoken"] + request("status")["skipped"] == 2)
+
+
 def run_cli(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "streamtts", *args]
     environ = {**os.environ, **ENV, **(env or {})}
