@@ -11,9 +11,10 @@ TORCH_WHEELS_FLAG := $(if $(TORCH_WHEELS),--find-links $(TORCH_WHEELS))
 # Debian packages the tests and playback need: PortAudio for sounddevice, espeak-ng as a system voice.
 # With no sound card, the tests give PortAudio ALSA null devices of their own
 # (tests/data/asound.conf through ALSA_CONFIG_PATH): nothing else to install or configure.
-APT_PACKAGES := libportaudio2 espeak-ng libopenblas0-pthread
+# tmux: the real-client tests drive interactive Claude Code in it.
+APT_PACKAGES := libportaudio2 espeak-ng libopenblas0-pthread tmux
 
-.PHONY: setup sysdeps test lint demo clean setup-xtts test-xtts lock
+.PHONY: setup sysdeps test lint demo clean setup-xtts test-xtts lock clients
 
 setup: sysdeps $(VENV)/.installed
 
@@ -34,6 +35,15 @@ $(VENV)/.installed: $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes --no-deps $(TORCH_WHEELS_FLAG) -r $(LOCK)
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	touch $@
+
+# The real agent CLIs (Claude Code, Codex, gemini-cli) that tests/test_real_clients.py runs
+# against fake model servers, at the versions tests/clients/package-lock.json pins.
+CLIENTS := tests/clients
+clients: $(CLIENTS)/node_modules/.installed
+
+$(CLIENTS)/node_modules/.installed: $(CLIENTS)/package.json $(CLIENTS)/package-lock.json
+	cd $(CLIENTS) && npm ci --no-audit --no-fund
 	touch $@
 
 lint: setup
