@@ -1,0 +1,95 @@
+"""Run one command against the fake model servers, in a network namespace of its own.
+
+    unshare -n python tests/netns_runner.py SPEC.json      # as root
+
+Inside the new namespace only loopback exists (brought up here), so nothing the agent CLIs
+do can leave the machine, and the fixed ``PORT`` is always free. The runner serves
+``tests/fake_models.py`` from ``SPEC["turns"]`` on a thread, optionally runs a streamtts
+daemon on a thread that keeps every record it finishes (``SPEC["daemon"]``: its socket
+path; Open JTalk, no translation, the realtime null device), runs ``SPEC["command"]``
+through bash with ``SPEC["env"]`` in ``SPEC["cwd"]``, and writes to ``SPEC["out"]``:
+``rc``, ``sent`` (each sentence the fake model sent and when its last word went out),
+``records`` (the daemon's, in the order they finished) and ``hooks`` (each hook input's
+``hook_event_name`` and when it reached the daemon). All times are ``perf_counter``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from fake_models import FakeModelServer, Script
+
+PORT = 8765
+
+
+def recording_daemon(path: Path, records: list[dict], hooks: list[dict]):
+    """A warm daemon at ``path`` that also keeps what it finished and the hooks it got."""
+    from streamtts.client import request
+    from streamtts.config import SpeakOptions
+    from streamtts.server import Daemon
+
+    class Recording(Daemon):
+        def _finish(self, record) -> None:
+            records.append(asdict(record))
+            super()._finish(record)
+
+        def _op_hook(self, client, message: dict[str, Any]) -> dict[str, Any]:
+            name = (message.get("input") or {}).get("hook_event_name")
+            hooks.append({"event": name, "t": time.perf_counter()})
+            return super()._op_hook(client, message)
+
+    options = SpeakOptions(translate="none", tts="openjtalk", device="null")
+    daemon = Recording(options, path=path)
+    threading.Thread(target=daemon.run, name="recording-daemon", daemon=True).start()
+    while not request("status", path=path)["ready"]:
+        time.sleep(0.05)
+    return daemon
+
+
+def busy(path: Path) -> bool:
+    from streamtts.client import request
+
+    status = request("status", path=path)
+    return bool(status["queued"] or status["playing"])
+
+
+def main(spec_path: str) -> int:
+    spec = json.loads(Path(spec_path).read_text())
+    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+    script = Script(spec["turns"], word_delay=spec.get("word_delay", 0.02))
+    server = FakeModelServer(script, PORT)
+    server.start()
+    records: list[dict] = []
+    hooks: list[dict] = []
+    daemon = recording_daemon(Path(spec["daemon"]), records, hooks) if spec["daemon"] else None
+    try:
+        completed = subprocess.run(
+            ["bash", "-c", spec["command"]],
+            cwd=spec["cwd"],
+            env=spec["env"],
+            timeout=spec.get("timeout", 180),
+        )
+        rc = completed.returncode
+    except subprocess.TimeoutExpired:
+        rc = 124
+    if daemon is not None:
+        # What was queued when the command ended is still spoken: wait until it has been.
+        deadline = time.monotonic() + 60
+        while busy(Path(spec["daemon"])) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        daemon.shutdown()
+    server.shutdown()
+    result = {"rc": rc, "sent": script.sent, "records": records, "hooks": hooks}
+    Path(spec["out"]).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,197 @@
+"""The real Claude Code, Codex and gemini-cli, as pinned in ``tests/clients/package-lock.json``
+(``make clients``), speaking through streamtts.
+
+Each CLI talks to ``tests/fake_models.py`` on loopback, inside a network namespace of the
+test's own (``tests/netns_runner.py`` under ``unshare -n``), so nothing it does can leave
+the machine; its home, settings and credentials are temporary ones. The fake model answers
+every prompt with prose around a tool call, thinking included, word by word; the tests
+assert that each sentence of the prose, and nothing else, is spoken exactly once and in
+order, and, where the client streams it, before the turn is over (the fake model thinks
+``PAUSE`` seconds before its last response). Routes: pipe mode of all three CLIs into
+``streamtts speak``; interactive Claude Code in tmux with ``streamtts hooks install``; and
+``streamtts watch`` on the transcript interactive Claude Code writes. Speech is Open JTalk
+without translation into the realtime null device. These tests need root (for the
+namespace) and the installed CLIs; without either they skip and say why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+TESTS = Path(__file__).parent
+NODE_MODULES = TESTS / "clients" / "node_modules"
+KEY = "sk-ant-api03-fake-key-for-the-tests-only-0000"
+PAUSE = 2.0  # seconds the fake model thinks before the last response of a turn
+FIRST = "Let me read the notes first. They say what broke."
+SECOND = "The parser drops the last unit. I will fix it now."
+THIRD = "All four tests pass now. The fix is done."
+SPEAK = "streamtts speak --no-daemon --translate none --tts openjtalk --device null"
+# The realtime null device plays at the sample clock, so a turn's speech takes its time.
+SPEECH_ENV = {
+    "STREAMTTS_TRANSLATE": "none",
+    "STREAMTTS_TTS": "openjtalk",
+    "STREAMTTS_DEVICE": "null",
+}
+
+
+def sentences(*texts: str) -> list[str]:
+    return [s for text in texts for s in re.split(r"(?<=\.) ", text)]
+
+
+def why_not() -> str | None:
+    """Why the real clients cannot run here, or None."""
+    if os.geteuid() != 0:
+        return "a network namespace of the test's own (unshare -n) needs root"
+    if not (NODE_MODULES / ".installed").exists():
+        return "the real CLIs are not installed: run `make clients`"
+    probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, text=True)
+    if probe.returncode:
+        return f"unshare -n does not work here: {probe.stderr.strip()}"
+    return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def real_clients() -> None:
+    if reason := why_not():
+        pytest.skip(reason)
+
+
+def tool_turn(tool: str, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """A prompt's responses: thinking, prose and a tool call, then thinking and prose."""
+    return [
+        {
+            "blocks": [
+                {"thinking": "The notes should say."},
+                {"text": FIRST},
+                {"tool": tool, "args": args},
+            ]
+        },
+        {"delay": PAUSE, "blocks": [{"thinking": "Now the fix."}, {"text": SECOND}]},
+    ]
+
+
+def workspace(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A project folder and the environment of a user whose every CLI is set up for the fake
+    models: onboarding done, the folder trusted, the key approved, no updates."""
+    home, work = tmp_path / "home", tmp_path / "work"
+    work.mkdir(parents=True)
+    (work / "notes.txt").write_text("The parser drops the last unit.\n")
+    claude = {
+        "hasCompletedOnboarding": True,
+        "projects": {str(work): {"hasTrustDialogAccepted": True}},
+    }
+    claude["customApiKeyResponses"] = {"approved": [KEY[-20:]], "rejected": []}
+    (home / ".claude").mkdir(parents=True)
+    (home / ".claude.json").write_text(json.dumps(claude))
+    (home / ".codex").mkdir()
+    (home / ".codex" / "config.toml").write_text(
+        'model = "gpt-5.1-codex"\nmodel_provider = "fake"\n\n[model_providers.fake]\n'
+        'name = "fake"\nbase_url = "http://127.0.0.1:8765/v1"\nwire_api = "responses"\n'
+        'env_key = "FAKE_MODEL_KEY"\n'
+    )
+    (home / ".gemini").mkdir()
+    gemini = {"security": {"auth": {"selectedType": "gemini-api-key"}}}
+    (home / ".gemini" / "settings.json").write_text(json.dumps(gemini))
+    env = {
+        "HOME": str(home),
+        "PATH": os.pathsep.join(
+            [str(NODE_MODULES / ".bin"), str(Path(sys.executable).parent), "/usr/bin", "/bin"]
+        ),
+        "TERM": "xterm-256color",
+        "LANG": "C.UTF-8",
+        "STREAMTTS_CONFIG": os.devnull,
+        "STREAMTTS_SOCKET": str(tmp_path / "streamtts.sock"),
+        "ALSA_CONFIG_PATH": os.environ["ALSA_CONFIG_PATH"],
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:8765",
+        "ANTHROPIC_API_KEY": KEY,
+        "DISABLE_AUTOUPDATER": "1",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "CODEX_HOME": str(home / ".codex"),
+        "FAKE_MODEL_KEY": "fake",
+        "GOOGLE_GEMINI_BASE_URL": "http://127.0.0.1:8765",
+        "GEMINI_API_KEY": "fake",
+        "GEMINI_CLI_TRUST_WORKSPACE": "true",
+    }
+    return work, env
+
+
+def run(
+    tmp_path: Path,
+    turns: dict[str, list[dict[str, Any]]],
+    command: str,
+    env: dict[str, str],
+    *,
+    daemon: bool = False,
+) -> dict[str, Any]:
+    """Run ``command`` in ``tmp_path / "work"`` against the fake models, in a namespace of
+    its own; the runner's result (``tests/netns_runner.py``)."""
+    spec = {
+        "turns": turns,
+        "command": command,
+        "env": env,
+        "cwd": str(tmp_path / "work"),
+        "daemon": env["STREAMTTS_SOCKET"] if daemon else None,
+        "out": str(tmp_path / "result.json"),
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    runner = [sys.executable, str(TESTS / "netns_runner.py"), str(tmp_path / "spec.json")]
+    subprocess.run(["unshare", "-n", *runner], check=True, timeout=300)
+    return json.loads((tmp_path / "result.json").read_text())
+
+
+def assert_spoken_once_in_order(records: list[dict[str, Any]], expected: list[str]) -> None:
+    assert [(r["text"], r["skipped"]) for r in records] == [(s, None) for s in expected]
+
+
+def assert_mid_turn(records: list[dict[str, Any]], sent: list[dict[str, Any]]) -> None:
+    """The turn's first sentence played before the fake model sent its last response."""
+    last_response = next(s["t"] for s in sent if s["text"] == sentences(SECOND)[0])
+    assert records[0]["t_audio_start"] < last_response - PAUSE / 2
+
+
+PIPES = {
+    "claude-partial": (
+        "claude -p {prompt} --output-format stream-json --verbose --include-partial-messages"
+        " --allowedTools Read",
+        ("Read", {"file_path": "{work}/notes.txt"}),
+    ),
+    "claude": (
+        "claude -p {prompt} --output-format stream-json --verbose --allowedTools Read",
+        ("Read", {"file_path": "{work}/notes.txt"}),
+    ),
+    "codex": (
+        "codex exec --json --skip-git-repo-check {prompt}",
+        ("exec_command", {"cmd": "cat notes.txt"}),
+    ),
+    "gemini": ("gemini -p {prompt} -o stream-json", ("read_file", {"file_path": "notes.txt"})),
+}
+
+
+@pytest.mark.parametrize("client", PIPES)
+def test_pipe_mode_speaks_each_sentence_once_in_order_while_the_turn_goes_on(
+    tmp_path: Path, client: str
+):
+    work, env = workspace(tmp_path)
+    command, (tool, args) = PIPES[client]
+    args = {k: v.format(work=work) for k, v in args.items()}
+    prompt = "Fix the parser."
+    stats = tmp_path / "stats.json"
+    line = f"{command.format(prompt=shlex.quote(prompt))} | {SPEAK} --stats-json {stats}"
+    result = run(tmp_path, {prompt: tool_turn(tool, args)}, line, env)
+    assert result["rc"] == 0
+    expected = sentences(FIRST, SECOND)
+    assert [s["text"] for s in result["sent"]] == expected
+    records = json.loads(stats.read_text())["sentences"]
+    assert_spoken_once_in_order(records, expected)
+    assert_mid_turn(records, result["sent"])
