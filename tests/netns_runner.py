@@ -4,18 +4,21 @@
 
 Inside the new namespace only loopback exists (brought up here), so nothing the agent CLIs
 do can leave the machine, and the fixed ``PORT`` is always free. The runner serves
-``tests/fake_models.py`` from ``SPEC["turns"]`` on a thread, optionally runs a streamtts
-daemon on a thread that keeps every record it finishes (``SPEC["daemon"]``: its socket
-path; Open JTalk, no translation, the realtime null device), runs ``SPEC["command"]``
-through bash with ``SPEC["env"]`` in ``SPEC["cwd"]``, and writes to ``SPEC["out"]``:
-``rc``, ``sent`` (each sentence the fake model sent and when its last word went out),
-``records`` (the daemon's, in the order they finished) and ``hooks`` (each hook input's
-``hook_event_name`` and when it reached the daemon). All times are ``perf_counter``.
+``tests/fake_models.py`` from ``SPEC["turns"]`` on a thread; runs a streamtts daemon on a
+thread that keeps every record it finishes, at ``STREAMTTS_SOCKET`` of ``SPEC["env"]`` with
+the speech options its ``STREAMTTS_*`` give, so that the clients run there speak through
+it; runs ``SPEC["command"]`` through bash with ``SPEC["env"]`` in ``SPEC["cwd"]``; waits
+until the daemon has spoken what was queued; and writes to ``SPEC["out"]``: ``rc``,
+``sent`` (each sentence the fake model sent and when its last word went out), ``records``
+(the daemon's, in the order they finished, stamps absolute) and ``hooks`` (each hook
+input's ``hook_event_name`` and when it reached the daemon). All times are
+``perf_counter``, one clock for every process here (CLOCK_MONOTONIC).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -29,10 +32,10 @@ from fake_models import FakeModelServer, Script
 PORT = 8765
 
 
-def recording_daemon(path: Path, records: list[dict], hooks: list[dict]):
-    """A warm daemon at ``path`` that also keeps what it finished and the hooks it got."""
+def recording_daemon(environ: dict[str, str], records: list[dict], hooks: list[dict]):
+    """A warm daemon for ``environ`` that also keeps what it finished and the hooks it got."""
     from streamtts.client import request
-    from streamtts.config import SpeakOptions
+    from streamtts.config import load_options
     from streamtts.server import Daemon
 
     class Recording(Daemon):
@@ -45,12 +48,12 @@ def recording_daemon(path: Path, records: list[dict], hooks: list[dict]):
             hooks.append({"event": name, "t": time.perf_counter()})
             return super()._op_hook(client, message)
 
-    options = SpeakOptions(translate="none", tts="openjtalk", device="null")
-    daemon = Recording(options, path=path)
+    path = Path(environ["STREAMTTS_SOCKET"])
+    daemon = Recording(load_options(environ=environ, path=Path(os.devnull)), path=path)
     threading.Thread(target=daemon.run, name="recording-daemon", daemon=True).start()
     while not request("status", path=path)["ready"]:
         time.sleep(0.05)
-    return daemon
+    return daemon, path
 
 
 def busy(path: Path) -> bool:
@@ -68,7 +71,7 @@ def main(spec_path: str) -> int:
     server.start()
     records: list[dict] = []
     hooks: list[dict] = []
-    daemon = recording_daemon(Path(spec["daemon"]), records, hooks) if spec["daemon"] else None
+    daemon, socket = recording_daemon(spec["env"], records, hooks)
     try:
         completed = subprocess.run(
             ["bash", "-c", spec["command"]],
@@ -79,12 +82,11 @@ def main(spec_path: str) -> int:
         rc = completed.returncode
     except subprocess.TimeoutExpired:
         rc = 124
-    if daemon is not None:
-        # What was queued when the command ended is still spoken: wait until it has been.
-        deadline = time.monotonic() + 60
-        while busy(Path(spec["daemon"])) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        daemon.shutdown()
+    # What was queued when the command ended is still spoken: wait until it has been.
+    deadline = time.monotonic() + 60
+    while busy(socket) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    daemon.shutdown()
     server.shutdown()
     result = {"rc": rc, "sent": script.sent, "records": records, "hooks": hooks}
     Path(spec["out"]).write_text(json.dumps(result, indent=1))

@@ -10,8 +10,9 @@ order, and, where the client streams it, before the turn is over (the fake model
 ``PAUSE`` seconds before its last response). Routes: pipe mode of all three CLIs into
 ``streamtts speak``; interactive Claude Code in tmux with ``streamtts hooks install``; and
 ``streamtts watch`` on the transcript interactive Claude Code writes. Speech is Open JTalk
-without translation into the realtime null device. These tests need root (for the
-namespace) and the installed CLIs; without either they skip and say why.
+without translation into the realtime null device, through a daemon the runner keeps. These
+tests need root (for the namespace) and the installed CLIs; without either they skip and
+say why.
 """
 
 from __future__ import annotations
@@ -104,6 +105,7 @@ def workspace(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     gemini = {"security": {"auth": {"selectedType": "gemini-api-key"}}}
     (home / ".gemini" / "settings.json").write_text(json.dumps(gemini))
     env = {
+        **SPEECH_ENV,
         "HOME": str(home),
         "PATH": os.pathsep.join(
             [str(NODE_MODULES / ".bin"), str(Path(sys.executable).parent), "/usr/bin", "/bin"]
@@ -131,8 +133,6 @@ def run(
     turns: dict[str, list[dict[str, Any]]],
     command: str,
     env: dict[str, str],
-    *,
-    daemon: bool = False,
 ) -> dict[str, Any]:
     """Run ``command`` in ``tmp_path / "work"`` against the fake models, in a namespace of
     its own; the runner's result (``tests/netns_runner.py``)."""
@@ -141,7 +141,6 @@ def run(
         "command": command,
         "env": env,
         "cwd": str(tmp_path / "work"),
-        "daemon": env["STREAMTTS_SOCKET"] if daemon else None,
         "out": str(tmp_path / "result.json"),
     }
     (tmp_path / "spec.json").write_text(json.dumps(spec))
@@ -174,7 +173,10 @@ PIPES = {
         "codex exec --json --skip-git-repo-check {prompt}",
         ("exec_command", {"cmd": "cat notes.txt"}),
     ),
-    "gemini": ("gemini -p {prompt} -o stream-json", ("read_file", {"file_path": "notes.txt"})),
+    "gemini": (
+        "gemini -m gemini-2.5-pro -p {prompt} -o stream-json",
+        ("read_file", {"file_path": "notes.txt"}),
+    ),
 }
 
 
@@ -186,12 +188,10 @@ def test_pipe_mode_speaks_each_sentence_once_in_order_while_the_turn_goes_on(
     command, (tool, args) = PIPES[client]
     args = {k: v.format(work=work) for k, v in args.items()}
     prompt = "Fix the parser."
-    stats = tmp_path / "stats.json"
-    line = f"{command.format(prompt=shlex.quote(prompt))} | {SPEAK} --stats-json {stats}"
+    line = f"{command.format(prompt=shlex.quote(prompt))} | streamtts speak --daemon"
     result = run(tmp_path, {prompt: tool_turn(tool, args)}, line, env)
     assert result["rc"] == 0
     expected = sentences(FIRST, SECOND)
     assert [s["text"] for s in result["sent"]] == expected
-    records = json.loads(stats.read_text())["sentences"]
-    assert_spoken_once_in_order(records, expected)
-    assert_mid_turn(records, result["sent"])
+    assert_spoken_once_in_order(result["records"], expected)
+    assert_mid_turn(result["records"], result["sent"])
