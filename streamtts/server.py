@@ -373,8 +373,15 @@ class Daemon:
     def _op_hook(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
         with self._lock:  # hook calls of one session arrive in order; keep them so
             said = self._hooks.handle(message.get("input"))
-        if said.new_prompt and self.policy == "latest":
-            self.cancel(lambda tag: tag.session == said.session, "new-prompt")
+        if self.policy == "latest":
+            if said.new_prompt:
+                self.cancel(
+                    lambda t: t.session == said.session and t.turn != said.turn, "new-prompt"
+                )
+            if said.stale:  # a late input of a turn the session has moved on from
+                with self._lock:
+                    self._counts.skipped["superseded"] += len(said.sentences)
+                return {"queued": 0}
         for text in said.sentences:
             self._enqueue(None, 0, text, session=said.session, turn=said.turn)
         return {"queued": len(said.sentences)}

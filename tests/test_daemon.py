@@ -260,6 +260,41 @@ def test_hook_inputs_are_spoken_once_each(start_daemon):
     wait_for(lambda: request("status")["spoken"] == 3)
 
 
+@pytest.mark.parametrize("policy", ["queue", "latest"])
+def test_hook_turns_are_exact_when_stop_comes_first_and_a_batch_late(start_daemon, policy):
+    start_daemon(policy=policy)
+
+    def turn(prompt_id: str, event: str, **fields: object) -> dict[str, object]:
+        return hook_input(event, prompt_id=prompt_id, **fields)
+
+    def batch(prompt_id: str, message: str, index: int, delta: str, final: bool):
+        fields = {"message_id": message, "index": index, "final": final, "delta": delta}
+        return turn(prompt_id, "MessageDisplay", turn_id=f"t-{prompt_id}", **fields)
+
+    first = [
+        hook_input("SessionStart", source="startup"),
+        turn("p1", "UserPromptSubmit", prompt="fix it"),
+        batch("p1", "m1", 0, "一つ目です。\n", False),
+        turn("p1", "Stop", last_assistant_message="一つ目です。\n二つ目です。"),  # before…
+        batch("p1", "m1", 1, "二つ目です。", True),  # …the last batch
+    ]
+    assert [request("hook", input=data)["queued"] for data in first] == [0, 0, 1, 1, 0]
+    wait_for(lambda: request("status")["spoken"] == 2)
+    second = [
+        turn("p2", "UserPromptSubmit", prompt="and test it"),
+        batch("p1", "m0", 0, "遅れた文です。", True),  # a message of p1, late past p2's start
+        turn("p2", "Stop", last_assistant_message="三つ目です。"),
+        batch("p2", "m2", 0, "三つ目です。", True),
+    ]
+    late = 1 if policy == "queue" else 0
+    assert [request("hook", input=data)["queued"] for data in second] == [0, late, 1, 0]
+    wait_for(lambda: request("status")["queued"] == 0 and request("status")["playing"] is None)
+    status = request("status")
+    assert (status["spoken"], status["skipped_by"]) == (
+        (4, {}) if policy == "queue" else (3, {"superseded": 1})
+    )
+
+
 def test_a_hook_input_with_a_lone_surrogate_reaches_the_daemon_whole(start_daemon):
     start_daemon()
     # Claude Code's JSON may escape half a character ("\\ud83d"); it must survive the trip.
