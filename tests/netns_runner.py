@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -72,15 +73,13 @@ def main(spec_path: str) -> int:
     records: list[dict] = []
     hooks: list[dict] = []
     daemon, socket = recording_daemon(spec["env"], records, hooks)
+    command = subprocess.Popen(
+        ["bash", "-c", spec["command"]], cwd=spec["cwd"], env=spec["env"], start_new_session=True
+    )
     try:
-        completed = subprocess.run(
-            ["bash", "-c", spec["command"]],
-            cwd=spec["cwd"],
-            env=spec["env"],
-            timeout=spec.get("timeout", 180),
-        )
-        rc = completed.returncode
+        rc = command.wait(timeout=spec.get("timeout", 180))
     except subprocess.TimeoutExpired:
+        os.killpg(command.pid, signal.SIGKILL)
         rc = 124
     # What was queued when the command ended is still spoken: wait until it has been.
     deadline = time.monotonic() + 60
