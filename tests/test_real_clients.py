@@ -316,3 +316,28 @@ def test_watch_on_the_transcript_of_interactive_claude_code_speaks_each_sentence
     assert [s["text"] for s in result["sent"]] == expected
     assert_spoken_once_in_order(result["records"], expected)
     assert_mid_turn(result["records"], result["sent"])
+
+
+# -- Gemini's failure paths ------------------------------------------------------------------
+
+GEMINI = "gemini -m gemini-2.5-pro -p 'Fix the parser.' -o stream-json | streamtts speak --daemon"
+
+
+def test_a_gemini_stream_cut_without_a_finish_reason_is_retried_and_spoken_once(
+    tmp_path: Path,
+):
+    _, env = workspace(tmp_path)
+    # The first attempt ends after "Let me read the notes first. They", with no finish reason.
+    turns = {"Fix the parser.": [{"cut": 7, "blocks": [{"text": f"{FIRST} {SECOND}"}]}]}
+    result = run(tmp_path, turns, GEMINI, env)
+    assert result["rc"] == 0
+    expected = sentences(FIRST, SECOND)
+    assert [s["text"] for s in result["sent"]] == [expected[0], *expected]  # sent twice
+    assert_spoken_once_in_order(result["records"], expected)
+
+
+def test_a_gemini_api_error_is_spoken_as_its_message(tmp_path: Path):
+    _, env = workspace(tmp_path)
+    turns = {"Fix the parser.": [{"status": 400, "error": "The request is not valid."}]}
+    result = run(tmp_path, turns, GEMINI, env)
+    assert_spoken_once_in_order(result["records"], ["API error: The request is not valid."])
