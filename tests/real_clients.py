@@ -176,39 +176,49 @@ def pipe_line(client: str) -> str:
     return f"{PIPES[client][0].format(prompt=shlex.quote(PROMPT))} | streamtts speak --daemon"
 
 
-def pipe(client: str, work: Path) -> tuple[str, dict[str, list[dict[str, Any]]]]:
-    """``pipe_line(client)`` and the script it is answered with."""
-    return pipe_line(client), {PROMPT: with_tool(TOOL_TURN, PIPES[client][1], work)}
+def pipe(
+    client: str, work: Path, turn: list[dict[str, Any]] = TOOL_TURN
+) -> tuple[str, dict[str, list[dict[str, Any]]]]:
+    """``pipe_line(client)`` and the script it is answered with: ``turn`` for ``PROMPT``."""
+    return pipe_line(client), {PROMPT: with_tool(turn, PIPES[client][1], work)}
 
 
 def interactive(
-    root: Path, work: Path, env: dict[str, str], *, route: str, project_exists: bool = True
+    root: Path,
+    work: Path,
+    env: dict[str, str],
+    *,
+    route: str,
+    prompts: dict[str, list[dict[str, Any]]] = PROMPTS,
+    project_exists: bool = True,
 ) -> tuple[str, dict[str, list[dict[str, Any]]]]:
-    """Interactive Claude Code typing ``PROMPTS``, spoken by ``route`` (``hooks`` or ``watch``).
+    """Interactive Claude Code typing ``prompts`` (each answered by its turn), spoken by
+    ``route`` (``hooks`` or ``watch``), and the script the fake model answers with.
 
     ``watch`` runs with no argument, as a user starts it in the project folder, before Claude
     Code; ``project_exists`` says whether Claude Code's folder for the project exists then.
     """
-    turns = {prompt: with_tool(turn, CLAUDE_TOOL, work) for prompt, turn in PROMPTS.items()}
+    turns = {prompt: with_tool(turn, CLAUDE_TOOL, work) for prompt, turn in prompts.items()}
     if route == "hooks":
         claude_settings(env, root / "stops.txt", hooks=True)
-        return in_tmux(root), turns
+        return in_tmux(root, list(turns)), turns
     if project_exists:
         (Path(env["HOME"]) / ".claude" / "projects" / project_key(work)).mkdir(parents=True)
-    expected = len(sentences(FIRST, SECOND, THIRD))
+    texts = [b["text"] for turn in turns.values() for r in turn for b in r["blocks"] if "text" in b]
+    expected = len(sentences(*texts))
     # A background job of a script ignores SIGINT: SIGTERM ends watch as Ctrl-C does, once
     # the daemon has spoken what it sent (a client that goes loses its unspoken sentences).
     command = [
         "streamtts watch --daemon & watch=$!",
-        in_tmux(root),
+        in_tmux(root, list(turns)),
         until_spoken(expected, unless="! kill -0 $watch"),
         "kill -TERM $watch; wait $watch",
     ]
     return "\n".join(command), turns
 
 
-def in_tmux(root: Path) -> str:
-    """Bash that starts interactive Claude Code in tmux and types each of ``PROMPTS`` once the
+def in_tmux(root: Path, prompts: list[str]) -> str:
+    """Bash that starts interactive Claude Code in tmux and types each of ``prompts`` once the
     turn before has stopped, then ends it a second after the last turn's ``Stop``."""
 
     def wait(condition: str) -> str:
@@ -222,7 +232,7 @@ def in_tmux(root: Path) -> str:
         f"{tmux} new-session -d -x 150 -y 40 -s agent claude",
         wait(f"{tmux} capture-pane -p -t agent | grep -q '❯'"),
     ]
-    for count, prompt in enumerate(PROMPTS, 1):
+    for count, prompt in enumerate(prompts, 1):
         lines.append(f"{tmux} send-keys -t agent {shlex.quote(prompt)} Enter")
         lines.append(wait(f"[ $(cat {root / 'stops.txt'} 2>/dev/null | wc -l) -ge {count} ]"))
     lines += ["sleep 1", f"{tmux} kill-server"]

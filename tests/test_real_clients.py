@@ -49,10 +49,14 @@ def assert_spoken_once_in_order(records: list[dict[str, Any]], expected: list[st
     assert [(r["text"], r["skipped"]) for r in records] == [(s, None) for s in expected]
 
 
-def assert_mid_turn(records: list[dict[str, Any]], sent: list[dict[str, Any]]) -> None:
-    """The turn's first sentence played before the fake model sent its last response."""
-    last_response = next(s["t"] for s in sent if s["text"] == sentences(SECOND)[0])
-    assert records[0]["t_audio_start"] < last_response
+def assert_spoken_as_sent_and_mid_turn(result: dict[str, Any], *texts: str) -> None:
+    """The sentences of ``texts`` were sent, and each spoken once, in order; the first played
+    before the fake model sent its response after the tool call."""
+    expected = sentences(*texts)
+    assert [s["text"] for s in result["sent"]] == expected
+    assert_spoken_once_in_order(result["records"], expected)
+    last_response = next(s["t"] for s in result["sent"] if s["text"] == sentences(SECOND)[0])
+    assert result["records"][0]["t_audio_start"] < last_response
 
 
 @pytest.mark.parametrize("client", PIPES)
@@ -63,10 +67,7 @@ def test_pipe_mode_speaks_each_sentence_once_in_order_while_the_turn_goes_on(
     command, turns = pipe(client, work)
     result = run(tmp_path, turns, command, env)
     assert result["rc"] == 0
-    expected = sentences(FIRST, SECOND)
-    assert [s["text"] for s in result["sent"]] == expected
-    assert_spoken_once_in_order(result["records"], expected)
-    assert_mid_turn(result["records"], result["sent"])
+    assert_spoken_as_sent_and_mid_turn(result, FIRST, SECOND)
 
 
 def test_interactive_claude_code_with_the_hooks_installed_speaks_each_sentence_once(
@@ -76,10 +77,7 @@ def test_interactive_claude_code_with_the_hooks_installed_speaks_each_sentence_o
     command, turns = interactive(tmp_path, work, env, route="hooks")
     result = run(tmp_path, turns, command, env)
     assert result["rc"] == 0
-    expected = sentences(FIRST, SECOND, THIRD)
-    assert [s["text"] for s in result["sent"]] == expected
-    assert_spoken_once_in_order(result["records"], expected)
-    assert_mid_turn(result["records"], result["sent"])
+    assert_spoken_as_sent_and_mid_turn(result, FIRST, SECOND, THIRD)
     assert [h["event"] for h in result["hooks"]].count("Stop") == len(stop_times(tmp_path)) == 2
 
 
@@ -105,10 +103,7 @@ def test_watch_on_the_transcript_of_interactive_claude_code_speaks_each_sentence
     command, turns = interactive(tmp_path, work, env, route="watch", project_exists=project_exists)
     result = run(tmp_path, turns, command, env)
     assert result["rc"] == 130  # watch ends at SIGTERM as at Ctrl-C
-    expected = sentences(FIRST, SECOND, THIRD)
-    assert [s["text"] for s in result["sent"]] == expected
-    assert_spoken_once_in_order(result["records"], expected)
-    assert_mid_turn(result["records"], result["sent"])
+    assert_spoken_as_sent_and_mid_turn(result, FIRST, SECOND, THIRD)
 
 
 # -- Gemini's failure paths ------------------------------------------------------------------
