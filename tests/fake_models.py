@@ -184,33 +184,30 @@ class Handler(BaseHTTPRequestHandler):
         self._event({"type": "message_start", "message": message}, name="message_start")
         stop = "end_turn"
         for index, block in enumerate(blocks):
-            if "tool" in block:
-                stop = "tool_use"
-                start = {"type": "tool_use", "id": f"toolu_{index}_{time.monotonic_ns()}"}
+            kind = "tool_use" if "tool" in block else "thinking" if "thinking" in block else "text"
+            if kind == "tool_use":
+                stop = kind
+                start = {"type": kind, "id": f"toolu_{index}_{time.monotonic_ns()}"}
                 start |= {"name": block["tool"], "input": {}}
-                delta = {"type": "input_json_delta", "partial_json": json.dumps(block["args"])}
-                deltas = [delta]
-            elif "thinking" in block:
-                start, deltas = {"type": "thinking", "thinking": "", "signature": ""}, []
+                after = [{"type": "input_json_delta", "partial_json": json.dumps(block["args"])}]
+            elif kind == "thinking":
+                start = {"type": kind, "thinking": "", "signature": ""}
+                after = [{"type": "signature_delta", "signature": "ZmFrZQ=="}]
             else:
-                start, deltas = {"type": "text", "text": ""}, []
+                start, after = {"type": kind, "text": ""}, []
             event = {"type": "content_block_start", "index": index, "content_block": start}
             self._event(event, name="content_block_start")
 
-            def send(word: str, index: int = index, block: dict = block) -> None:
-                if "thinking" in block:
-                    delta = {"type": "thinking_delta", "thinking": word}
-                else:
-                    delta = {"type": "text_delta", "text": word}
+            def send(word: str, index: int = index, kind: str = kind) -> None:
+                delta = {"type": f"{kind}_delta", kind: word}
                 event = {"type": "content_block_delta", "index": index, "delta": delta}
                 self._event(event, name="content_block_delta")
 
-            if "tool" not in block:
-                text = block.get("text", block.get("thinking", ""))
-                self._stream_words("anthropic", text, send, spoken="text" in block, limit=None)
-            if "thinking" in block:
-                deltas = [{"type": "signature_delta", "signature": "ZmFrZQ=="}]
-            for delta in deltas:
+            if kind != "tool_use":
+                self._stream_words(
+                    "anthropic", block[kind], send, spoken=kind == "text", limit=None
+                )
+            for delta in after:
                 event = {"type": "content_block_delta", "index": index, "delta": delta}
                 self._event(event, name="content_block_delta")
             self._event({"type": "content_block_stop", "index": index}, name="content_block_stop")

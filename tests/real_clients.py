@@ -173,7 +173,9 @@ def stop_times(root: Path) -> list[float]:
 
 def pipe_line(client: str) -> str:
     """``client``'s pipe mode on ``PROMPT`` into ``streamtts speak`` (through the daemon)."""
-    return f"{PIPES[client][0].format(prompt=shlex.quote(PROMPT))} | streamtts speak --daemon"
+    # Nothing on stdin: ``codex exec`` reads a prompt's continuation from a stdin not a tty.
+    command = PIPES[client][0].format(prompt=shlex.quote(PROMPT))
+    return f"{command} < /dev/null | streamtts speak --daemon"
 
 
 def pipe(
