@@ -5,7 +5,10 @@ One ``ThreadingHTTPServer`` answers all three from a ``Script``: for each prompt
 responses of its turn in order (the first answers the prompt, each later one the tool results
 of the one before). A response is a list of blocks, ``{"text": …}``, ``{"thinking": …}`` or
 ``{"tool": NAME, "args": {…}}``, streamed over SSE one word at a time, ``word_delay`` apart,
-as the real services stream tokens, after ``"delay"`` seconds of thinking time if given.
+as the real services stream tokens, after ``"delay"`` seconds of thinking time if given, and,
+with ``"after_speech": true``, not before ``Script.speaking`` is set (by whoever hears the
+speech: a test of speech during a turn then depends on an order, not on how busy the
+machine is), or ``SPEECH_WAIT`` seconds have passed.
 Which response a request asks for is read from the request itself (the prompt in its last
 user message, and how many tool results follow it), so the CLIs' side requests (titles,
 quota checks, routing) and their retries cannot shift the script; a request for no prompt
@@ -31,6 +34,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 SIDE_ANSWER = "OK."
+SPEECH_WAIT = 60.0  # seconds an ``after_speech`` response waits for speech at most
 # A sentence of a fake reply ends with its word; the CLIs' own splitting is not involved.
 SENTENCE_END = re.compile(r"[.!?]$")
 
@@ -43,6 +47,7 @@ class Script:
     word_delay: float = 0.02
     sent: list[dict[str, Any]] = field(default_factory=list)
     attempts: dict[tuple[str, int], int] = field(default_factory=dict)
+    speaking: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def response(self, prompt: str | None, step: int) -> tuple[dict[str, Any], int]:
@@ -54,7 +59,9 @@ class Script:
         return self.turns[prompt][step], attempt
 
     def begin(self, response: dict[str, Any]) -> None:
-        """Wait the response's thinking time, before its first byte."""
+        """Wait for speech if asked, then the response's thinking time, before its first byte."""
+        if response.get("after_speech"):
+            self.speaking.wait(SPEECH_WAIT)
         time.sleep(response.get("delay", 0.0))
 
     def words(self, text: str) -> list[str]:

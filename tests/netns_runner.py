@@ -33,13 +33,21 @@ from fake_models import FakeModelServer, Script
 PORT = 8765
 
 
-def recording_daemon(environ: dict[str, str], records: list[dict], hooks: list[dict]):
-    """A warm daemon for ``environ`` that also keeps what it finished and the hooks it got."""
+def recording_daemon(
+    environ: dict[str, str], records: list[dict], hooks: list[dict], speaking: threading.Event
+):
+    """A warm daemon for ``environ`` that also keeps what it finished and the hooks it got,
+    and sets ``speaking`` when a sentence starts playing."""
     from streamtts.client import request
     from streamtts.config import load_options
     from streamtts.server import Daemon
 
     class Recording(Daemon):
+        def _route(self, event: str, record) -> None:
+            if event == "started":
+                speaking.set()
+            super()._route(event, record)
+
         def _finish(self, record) -> None:
             records.append(asdict(record))
             super()._finish(record)
@@ -72,7 +80,7 @@ def main(spec_path: str) -> int:
     server.start()
     records: list[dict] = []
     hooks: list[dict] = []
-    daemon, socket = recording_daemon(spec["env"], records, hooks)
+    daemon, socket = recording_daemon(spec["env"], records, hooks, script.speaking)
     command = subprocess.Popen(
         ["bash", "-c", spec["command"]], cwd=spec["cwd"], env=spec["env"], start_new_session=True
     )

@@ -31,16 +31,16 @@ from streamtts.transcript import project_key
 TESTS = Path(__file__).parent
 NODE_MODULES = TESTS / "clients" / "node_modules"
 KEY = "sk-ant-api03-fake-key-for-the-tests-only-0000"
-PAUSE = 3.0  # seconds the fake model thinks before the last response of a turn
 FIRST = "Let me read the notes first. They say what broke."
 SECOND = "The parser drops the last unit. I will fix it now."
 THIRD = "All four tests pass now. The fix is done."
 PROMPT = "Fix the parser."
 # A prompt's responses: thinking, prose and a tool call (each CLI's own file reader, its
-# arguments formatted with the project folder), then thinking and prose.
+# arguments formatted with the project folder), then, once speech has started, thinking and
+# prose.
 TOOL_TURN = [
     {"blocks": [{"thinking": "The notes should say."}, {"text": FIRST}, {"tool": None}]},
-    {"delay": PAUSE, "blocks": [{"thinking": "Now the fix."}, {"text": SECOND}]},
+    {"after_speech": True, "blocks": [{"thinking": "Now the fix."}, {"text": SECOND}]},
 ]
 PROMPTS = {
     PROMPT: TOOL_TURN,

@@ -6,12 +6,12 @@ test's own (``tests/real_clients.py`` sets the runs up), so nothing it does can 
 machine; its home, settings and credentials are temporary ones. The fake model answers
 every prompt with prose around a tool call, thinking included, word by word; the tests
 assert that each sentence of the prose, and nothing else, is spoken exactly once and in
-order, and, where the client streams it, before the turn is over (the fake model thinks
-``real_clients.PAUSE`` seconds before its last response). Routes: pipe mode of all three CLIs into
-``streamtts speak``; interactive Claude Code in tmux with ``streamtts hooks install``;
-``streamtts watch`` on the transcript interactive Claude Code writes; and Gemini's failure
-paths. These tests need root (for the namespace) and the installed CLIs; without either
-they skip and say why.
+order, and, where the client streams it, before the turn is over (the fake model holds its
+response after the tool call until speech has started, for a minute at most). Routes: pipe
+mode of all three CLIs into ``streamtts speak``; interactive Claude Code in tmux with
+``streamtts hooks install``; ``streamtts watch`` on the transcript interactive Claude Code
+writes; and Gemini's failure paths. These tests need root (for the namespace) and the
+installed CLIs; without either they skip and say why.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def assert_spoken_once_in_order(records: list[dict[str, Any]], expected: list[st
 
 def assert_spoken_as_sent_and_mid_turn(result: dict[str, Any], *texts: str) -> None:
     """The sentences of ``texts`` were sent, and each spoken once, in order; the first played
-    before the fake model sent its response after the tool call."""
+    before the fake model sent its response after the tool call (which waited for it)."""
     expected = sentences(*texts)
     assert [s["text"] for s in result["sent"]] == expected
     assert_spoken_once_in_order(result["records"], expected)
