@@ -120,7 +120,7 @@ def follow_lines(
     project: Path | None = None,
     stop: threading.Event,
     poll: float = POLL,
-    announce: Callable[[Path | None], None] | None = None,
+    announce: Callable[[Path | None], None] = lambda path: None,
 ) -> Iterator[bytes]:
     """Complete lines appended to a transcript from now on, until ``stop`` is set.
 
@@ -135,16 +135,14 @@ def follow_lines(
         current = newest_transcript(project)
     waited = current is None
     if waited:
-        if announce is not None:
-            announce(None)
+        announce(None)
         current = _wait_for_transcript(project, stop, poll)
     if current is None:
         return
     offset = 0 if waited else current.stat().st_size
     inode = current.stat().st_ino
     pending = b""
-    if announce is not None:
-        announce(current)
+    announce(current)
     polls = 0
     while not stop.is_set():
         polls += 1
@@ -152,8 +150,7 @@ def follow_lines(
             newest = newest_transcript(project)
             if newest is not None and newest != current:
                 current, offset, inode, pending = newest, 0, newest.stat().st_ino, b""
-                if announce is not None:
-                    announce(current)
+                announce(current)
         try:
             info = current.stat()
         except FileNotFoundError:  # rotated away; the next one may not be there yet
@@ -188,7 +185,7 @@ def watch_pieces(
     stop: threading.Event,
     stats: SourceStats | None = None,
     poll: float = POLL,
-    announce: Callable[[Path | None], None] | None = None,
+    announce: Callable[[Path | None], None] = lambda path: None,
 ) -> Iterator[TextPiece]:
     """The pieces of assistant text written to a transcript from now on (see module doc)."""
     parser = TranscriptParser(stats=stats)
