@@ -24,7 +24,8 @@ other, and either may arrive first. Every rule here holds whatever the order.
   those that begin it are its own, and silent. Other messages whose end never came are
   ended by Stop with what they hold (a batch was lost), and nothing a turn holds is said
   at a later prompt.
-- ``SessionEnd`` says what the newest turn still holds and forgets the session.
+- ``SessionEnd`` says what the newest turn still holds and forgets the session; it never
+  starts a turn.
 
 Pure: no sockets, no audio, so every rule is tested on its own.
 """
@@ -105,7 +106,6 @@ class _Message:
 
 @dataclass
 class _Turn:
-    key: str
     messages: dict[str, _Message] = field(default_factory=dict)
     stop: str | None = None  # the last message, once Stop said it
     claimed: bool = False  # whether a message of the turn is known to be Stop's
@@ -144,27 +144,31 @@ class HookTurns:
         if not isinstance(session_id, str) or not session_id:
             raise HookInputError("hook input without a session_id")
         session = self._sessions.setdefault(session_id, _Session())
+        newest = next(reversed(session.turns), None)
+        if event == "SessionEnd":  # the last turn's last words; no turn is started
+            del self._sessions[session_id]
+            turn = session.turns.get(newest) if newest is not None else None
+            texts = [text for m in turn.open_messages() for text in m.flush()] if turn else []
+            return Said(session_id, f"{session_id}:{newest}", texts)
         if event == "UserPromptSubmit":
             session.prompts += 1
         prompt = data.get("prompt_id")
-        if not isinstance(prompt, str) or not prompt:
-            prompt = f"#{session.prompts}"
+        if not isinstance(prompt, str) or not prompt:  # an older Claude Code
+            new = event == "UserPromptSubmit" or newest is None
+            prompt = f"#{session.prompts}" if new else newest
         if event == "SessionStart":
             return Said(session_id, f"{session_id}:{prompt}")
         turn = session.turns.get(prompt)
         said = Said(session_id, f"{session_id}:{prompt}", new_prompt=turn is None)
         if turn is None:
-            turn = session.turns[prompt] = _Turn(said.turn)
+            turn = session.turns[prompt] = _Turn()
             if len(session.turns) > _TURNS:
                 del session.turns[next(iter(session.turns))]
-        said.stale = turn is not list(session.turns.values())[-1]
+        said.stale = prompt != next(reversed(session.turns))
         if event == "MessageDisplay":
             said.sentences = self._display(data, turn)
         elif event == "Stop":
             said.sentences = self._stop(data, turn)
-        elif event == "SessionEnd":
-            said.sentences = [text for m in turn.open_messages() for text in m.flush()]
-            del self._sessions[session_id]
         return said
 
     @staticmethod

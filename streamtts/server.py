@@ -37,7 +37,7 @@ from streamtts.claude_hooks import HookInputError, HookTurns
 from streamtts.client import MAX_LINE, check_owner, encode
 from streamtts.errors import StreamttsError, from_os_error
 from streamtts.pipeline import Finished, Ready, Started
-from streamtts.remote import SPEECH_OPTIONS, speech_options
+from streamtts.remote import conflicts, speech_options
 from streamtts.speak import blas_in_use, build_pipeline
 from streamtts.stats import startup_line
 from streamtts.text import Sentence
@@ -388,12 +388,9 @@ class Daemon:
 
     def _op_speak(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
         """Begin a stream of sentences; a client wanting other speech options is refused."""
-        wanted = message.get("options", {})
-        ours = speech_options(self.options)
-        differ = [key for key in SPEECH_OPTIONS if key in wanted and wanted[key] != ours[key]]
-        if differ:
-            detail = ", ".join(f"{key}={ours[key]!r} (asked {wanted[key]!r})" for key in differ)
-            raise StreamttsError(f"this daemon speaks with {detail}")
+        differ = conflicts(message.get("options", {}), speech_options(self.options))
+        if differ is not None:
+            raise StreamttsError(f"this daemon speaks with {differ}")
         if client.speaking is not None:
             raise StreamttsError("this connection is speaking already")
         source = message.get("source")

@@ -235,9 +235,13 @@ def test_session_start_and_end_say_nothing_and_end_forgets_the_session():
     turns = HookTurns()
     assert turns.handle(hook("SessionStart", source="startup")).sentences == []
     turns.handle(display("m1", 0, "Pending words"))
-    assert turns.handle(hook("SessionEnd", reason="prompt_input_exit")).sentences == [
-        "Pending words"
-    ]
+    # With or without a prompt_id, the end is of the newest turn and starts none.
+    ended = turns.handle(hook("SessionEnd", prompt_id=None, reason="prompt_input_exit"))
+    assert (ended.sentences, ended.turn, ended.new_prompt) == (
+        ["Pending words"],
+        f"{SESSION}:p1",
+        False,
+    )
     assert turns.handle(hook("SessionEnd", reason="other")).sentences == []
 
 
