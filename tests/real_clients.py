@@ -26,8 +26,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from streamtts.transcript import project_key
-
 TESTS = Path(__file__).parent
 NODE_MODULES = TESTS / "clients" / "node_modules"
 KEY = "sk-ant-api03-fake-key-for-the-tests-only-0000"
@@ -192,42 +190,39 @@ def interactive(
     *,
     route: str,
     prompts: dict[str, list[dict[str, Any]]] = PROMPTS,
-    project_exists: bool = True,
 ) -> tuple[str, dict[str, list[dict[str, Any]]]]:
     """Interactive Claude Code typing ``prompts`` (each answered by its turn), spoken by
     ``route`` (``hooks`` or ``watch``), and the script the fake model answers with.
 
-    ``watch`` runs with no argument, as a user starts it in the project folder, before Claude
-    Code; ``project_exists`` says whether Claude Code's folder for the project exists then.
+    ``watch`` runs with no argument, as a user starts it in a fresh project's folder before
+    Claude Code, which is started once ``watch`` says it waits for the first session.
     """
     turns = {prompt: with_tool(turn, CLAUDE_TOOL, work) for prompt, turn in prompts.items()}
     if route == "hooks":
         claude_settings(env, root / "stops.txt", hooks=True)
         return in_tmux(root, list(turns)), turns
-    if project_exists:
-        (Path(env["HOME"]) / ".claude" / "projects" / project_key(work)).mkdir(parents=True)
     texts = [b["text"] for turn in turns.values() for r in turn for b in r["blocks"] if "text" in b]
-    expected = len(sentences(*texts))
+    log = root / "watch.log"
     # A background job of a script ignores SIGINT: SIGTERM ends watch as Ctrl-C does, once
     # the daemon has spoken what it sent (a client that goes loses its unspoken sentences).
     command = [
-        "streamtts watch --daemon & watch=$!",
+        f"streamtts watch --daemon 2> {log} & watch=$!",
+        wait(f"grep -q 'waiting for one' {log}"),
         in_tmux(root, list(turns)),
-        until_spoken(expected, unless="! kill -0 $watch"),
+        until_spoken(len(sentences(*texts)), unless="! kill -0 $watch"),
         "kill -TERM $watch; wait $watch",
     ]
     return "\n".join(command), turns
 
 
+def wait(condition: str) -> str:
+    """Bash that waits up to a minute for ``condition``, and exits 3 if it never holds."""
+    return f"for i in $(seq 600); do {condition} && break; sleep 0.1; done; {condition} || exit 3"
+
+
 def in_tmux(root: Path, prompts: list[str]) -> str:
     """Bash that starts interactive Claude Code in tmux and types each of ``prompts`` once the
     turn before has stopped, then ends it a second after the last turn's ``Stop``."""
-
-    def wait(condition: str) -> str:
-        return (
-            f"for i in $(seq 600); do {condition} && break; sleep 0.1; done; {condition} || exit 3"
-        )
-
     tmux = f"tmux -S {root / 'tmux.sock'}"
     lines = [
         f"trap '{tmux} kill-server 2>/dev/null' EXIT",

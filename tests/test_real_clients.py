@@ -81,26 +81,11 @@ def test_interactive_claude_code_with_the_hooks_installed_speaks_each_sentence_o
     assert [h["event"] for h in result["hooks"]].count("Stop") == len(stop_times(tmp_path)) == 2
 
 
-@pytest.mark.parametrize(
-    "project_exists",
-    [
-        True,
-        pytest.param(
-            False,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="watch with no argument exits 1 until Claude Code has created the "
-                "project folder at the first prompt (issue 20; the fix is on branch h20-hooks)",
-            ),
-        ),
-    ],
-    ids=["project-exists", "fresh-project"],
-)
 def test_watch_on_the_transcript_of_interactive_claude_code_speaks_each_sentence_once(
-    tmp_path: Path, project_exists: bool
+    tmp_path: Path,
 ):
     work, env = workspace(tmp_path)
-    command, turns = interactive(tmp_path, work, env, route="watch", project_exists=project_exists)
+    command, turns = interactive(tmp_path, work, env, route="watch")
     result = run(tmp_path, turns, command, env)
     assert result["rc"] == 130  # watch ends at SIGTERM as at Ctrl-C
     assert_spoken_as_sent_and_mid_turn(result, FIRST, SECOND, THIRD)
