@@ -5,14 +5,15 @@ One ``ThreadingHTTPServer`` answers all three from a ``Script``: for each prompt
 responses of its turn in order (the first answers the prompt, each later one the tool results
 of the one before). A response is a list of blocks, ``{"text": …}``, ``{"thinking": …}`` or
 ``{"tool": NAME, "args": {…}}``, streamed over SSE one word at a time, ``word_delay`` apart,
-as the real services stream tokens, after ``"delay"`` seconds of thinking time if given, and,
-with ``"after_speech": true``, not before ``Script.speaking`` is set (by whoever hears the
-speech: a test of speech during a turn then depends on an order, not on how busy the
-machine is), or ``SPEECH_WAIT`` seconds have passed.
-Which response a request asks for is read from the request itself (the prompt in its last
-user message, and how many tool results follow it), so the CLIs' side requests (titles,
-quota checks, routing) and their retries cannot shift the script; a request for no prompt
-of the script gets a short fixed answer.
+as the real services stream tokens. Which response a request asks for is read from the
+request itself (the prompt in its last user message, and how many tool results follow it),
+so the CLIs' side requests (titles, quota checks, routing) and their retries cannot shift
+the script; a request for no prompt of the script gets a short fixed answer.
+
+A response may wait before its first byte: ``"delay"`` seconds of thinking time, and, with
+``"after_speech": true``, until ``Script.speaking`` is set by whoever hears the speech (at
+most ``SPEECH_WAIT`` seconds), so that a test of speech during a turn depends on an order of
+events, not on how busy the machine is.
 
 Two faults of Gemini's, per response: ``{"cut": N}`` ends the first attempt after N words
 without a finish reason (gemini-cli retries the request), ``{"status": 400, "error": …}``
@@ -129,9 +130,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+    def _reply(self, status: int, body: bytes) -> None:
         self.send_response(status)
-        self.send_header("content-type", content_type)
+        self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -30,17 +30,18 @@ from typing import Any
 
 from fake_models import FakeModelServer, Script
 
+from streamtts.client import request
+from streamtts.config import load_options
+from streamtts.server import Daemon
+
 PORT = 8765
 
 
 def recording_daemon(
     environ: dict[str, str], records: list[dict], hooks: list[dict], speaking: threading.Event
-):
+) -> tuple[Daemon, Path]:
     """A warm daemon for ``environ`` that also keeps what it finished and the hooks it got,
-    and sets ``speaking`` when a sentence starts playing."""
-    from streamtts.client import request
-    from streamtts.config import load_options
-    from streamtts.server import Daemon
+    and sets ``speaking`` when a sentence starts playing; its socket."""
 
     class Recording(Daemon):
         def _route(self, event: str, record) -> None:
@@ -66,8 +67,7 @@ def recording_daemon(
 
 
 def busy(path: Path) -> bool:
-    from streamtts.client import request
-
+    """Whether the daemon at ``path`` still has a sentence queued or playing."""
     status = request("status", path=path)
     return bool(status["queued"] or status["playing"])
 
