@@ -29,6 +29,9 @@ from streamtts.config import SpeakOptions
 from streamtts.errors import StreamttsError
 from streamtts.server import Daemon
 
+# Real voices, models or processes, seconds each: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 OPTIONS = SpeakOptions(translate="none", tts="openjtalk", device="null")
 ENV = {"STREAMTTS_TRANSLATE": "none", "STREAMTTS_TTS": "openjtalk", "STREAMTTS_DEVICE": "null"}
 # About 3.3 s of speech each.
@@ -213,11 +216,14 @@ def test_queue_policy_skips_what_waited_longer_than_max_age(start_daemon):
         send(connection, LONG)
         records = records_until_done(connection)
     kinds = [r["skipped"] for r in records]
-    # The first two start within 5 s of arriving (at once, and after 3.3 s); later ones
-    # would wait 6.6 s and more.
-    assert kinds[:2] == [None, None]
-    assert set(kinds[2:]) == {"max-age"}
-    assert request("status")["skipped_by"] == {"max-age": len(LONG) - 2}
+    # All arrived at once, so a sentence cannot start before the audio ahead of it has
+    # played: past 5 s of it, every later one is skipped. The first starts at once; whether
+    # the second (3.3 s in, here) still fits depends on how busy the machine is.
+    assert "max-age" in kinds
+    spoken = kinds.index("max-age")
+    assert spoken >= 1 and kinds == [None] * spoken + ["max-age"] * (len(LONG) - spoken)
+    assert sum(r["audio_seconds"] for r in records[: spoken - 1]) <= 5.0
+    assert request("status")["skipped_by"] == {"max-age": len(LONG) - spoken}
 
 
 def test_stop_skip_pause_and_resume(start_daemon):
