@@ -20,6 +20,9 @@ from typer.testing import CliRunner
 from streamtts.cli import app
 from streamtts.transcript import project_key
 
+# Real voices, models or processes, seconds each: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SESSION = Path(__file__).parent / "data" / "transcript" / "claude-own-session.jsonl"
 SPOKEN = ["Let me look at the parser first.", "The total is overwritten.", "I will add instead."]
 
