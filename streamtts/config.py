@@ -14,7 +14,7 @@ import os
 import tomllib
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from streamtts.errors import StreamttsError
@@ -54,6 +54,8 @@ class SpeakOptions:
             reason) plus the summary to this JSON file.
         format: input format, ``auto`` to detect it from the first events.
         daemon: speak through the resident daemon (``streamtts serve``) when one answers.
+        given: the options the command line gave (not a config key): only these are
+            requests a running daemon must meet; the others describe an own run.
     """
 
     translate: str = "nllb"
@@ -70,6 +72,7 @@ class SpeakOptions:
     stats_json: Path | None = None
     format: str = "auto"
     daemon: bool = True
+    given: frozenset[str] = field(default=frozenset(), compare=False, metadata={"config": False})
 
     @property
     def plays(self) -> bool:
@@ -144,16 +147,17 @@ def load_options(
         if text is not None:
             values[key] = _from_text(key, kind, text, origin=env_var(key))
     values.update(overrides or {})
-    return _validated(replace(SpeakOptions(), **values))
+    return _validated(replace(SpeakOptions(), **values, given=frozenset(overrides or {})))
 
 
 def _field_types() -> dict[str, type]:
     # Optional fields resolve to their non-None type: None is only ever a default here.
     hints = typing.get_type_hints(SpeakOptions)
     types = {}
-    for field in fields(SpeakOptions):
-        args = [a for a in typing.get_args(hints[field.name]) if a is not type(None)]
-        types[field.name] = args[0] if args else hints[field.name]
+    for option in fields(SpeakOptions):
+        if option.metadata.get("config", True):
+            args = [a for a in typing.get_args(hints[option.name]) if a is not type(None)]
+            types[option.name] = args[0] if args else hints[option.name]
     return types
 
 

@@ -32,15 +32,34 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The options that decide what a sentence sounds like: a client asking for other ones is
-# not served by a daemon started with different ones (it speaks in-process instead).
+# The options that decide what a sentence sounds like and where it plays: a client that
+# asks for other ones than a running daemon's is not served by it.
 SPEECH_OPTIONS = ("translate", "model_dir", "tts", "voice", "speed", "device")
+
+
+class OptionsConflict(StreamttsError):
+    """A daemon runs with other speech options than the command line asked for."""
 
 
 def speech_options(options: SpeakOptions) -> dict[str, Any]:
     """The options a client's speech must share with the daemon's, as JSON values."""
     values = {key: getattr(options, key) for key in SPEECH_OPTIONS}
     return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
+
+
+def requested(options: SpeakOptions) -> dict[str, Any]:
+    """The speech options the command line gave: what a daemon must speak with to serve it.
+
+    The config file, the environment and the defaults describe a run of our own (or the
+    daemon ``watch`` starts), not a request: without options, any daemon will do.
+    """
+    return {key: value for key, value in speech_options(options).items() if key in options.given}
+
+
+def conflicts(wanted: dict[str, Any], ours: dict[str, Any]) -> str | None:
+    """How a daemon speaking with ``ours`` differs from ``wanted`` (None: it does not)."""
+    differ = [key for key in SPEECH_OPTIONS if key in wanted and wanted[key] != ours.get(key)]
+    return ", ".join(f"{key}={ours.get(key)!r} (asked {wanted[key]!r})" for key in differ) or None
 
 
 def serve_args(options: SpeakOptions) -> list[str]:
@@ -58,7 +77,7 @@ class RemoteRun:
     def __init__(self, connection: Connection, options: SpeakOptions) -> None:
         started = time.perf_counter()
         reply = connection.request(
-            {"op": "speak", "options": speech_options(options), "source": f"speak-{os.getpid()}"}
+            {"op": "speak", "options": requested(options), "source": f"speak-{os.getpid()}"}
         )
         now = time.perf_counter()
         connection.settimeout(None)  # events may be minutes apart: an agent thinks
@@ -114,11 +133,12 @@ class RemoteRun:
 
 
 def remote_run(options: SpeakOptions, *, start: bool) -> RemoteRun | None:
-    """A run through the daemon when one can speak these options, else None (in-process).
+    """A run through the daemon when one runs, else None (in-process).
 
     Never for a file (``--output``) or with ``--no-daemon``. ``start`` starts a daemon with
-    these speech options when none answers (``watch``); a daemon that speaks with other
-    options is said in one line.
+    these speech options when none answers (``watch``). A daemon that speaks with other
+    options than the command line asked for is an error that says what to do: speaking
+    in-process beside it would be a second voice over the first.
     """
     if not options.daemon or options.output is not None or not options.plays:
         return None
@@ -129,8 +149,18 @@ def remote_run(options: SpeakOptions, *, start: bool) -> RemoteRun | None:
             log.warning("%s; speaking in-process", error)
         return None
     try:
+        differ = conflicts(requested(options), connection.request({"op": "status"})["options"])
+        if differ is not None:
+            raise OptionsConflict(
+                f"the streamtts daemon at {connection.path} speaks with {differ}: "
+                "`streamtts shutdown` it to start one with these options, "
+                "or add --no-daemon to speak in-process"
+            )
         return RemoteRun(connection, options)
-    except StreamttsError as error:
+    except OptionsConflict:
+        connection.close()
+        raise
+    except StreamttsError as error:  # it cannot speak (its models did not load)
         connection.close()
         log.warning("%s; speaking in-process (`streamtts shutdown` ends that daemon)", error)
         return None

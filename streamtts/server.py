@@ -37,7 +37,7 @@ from streamtts.claude_hooks import HookInputError, HookTurns
 from streamtts.client import MAX_LINE, check_owner, encode
 from streamtts.errors import StreamttsError, from_os_error
 from streamtts.pipeline import Finished, Ready, Started
-from streamtts.remote import SPEECH_OPTIONS, speech_options
+from streamtts.remote import conflicts, speech_options
 from streamtts.speak import blas_in_use, build_pipeline
 from streamtts.stats import startup_line
 from streamtts.text import Sentence
@@ -373,20 +373,24 @@ class Daemon:
     def _op_hook(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
         with self._lock:  # hook calls of one session arrive in order; keep them so
             said = self._hooks.handle(message.get("input"))
-        if said.new_prompt and self.policy == "latest":
-            self.cancel(lambda tag: tag.session == said.session, "new-prompt")
+        if self.policy == "latest":
+            if said.new_prompt:
+                self.cancel(
+                    lambda t: t.session == said.session and t.turn != said.turn, "new-prompt"
+                )
+            if said.stale:  # a late input of a turn the session has moved on from
+                with self._lock:
+                    self._counts.skipped["superseded"] += len(said.sentences)
+                return {"queued": 0}
         for text in said.sentences:
             self._enqueue(None, 0, text, session=said.session, turn=said.turn)
         return {"queued": len(said.sentences)}
 
     def _op_speak(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
         """Begin a stream of sentences; a client wanting other speech options is refused."""
-        wanted = message.get("options", {})
-        ours = speech_options(self.options)
-        differ = [key for key in SPEECH_OPTIONS if key in wanted and wanted[key] != ours[key]]
-        if differ:
-            detail = ", ".join(f"{key}={ours[key]!r} (asked {wanted[key]!r})" for key in differ)
-            raise StreamttsError(f"this daemon speaks with {detail}")
+        differ = conflicts(message.get("options", {}), speech_options(self.options))
+        if differ is not None:
+            raise StreamttsError(f"this daemon speaks with {differ}")
         if client.speaking is not None:
             raise StreamttsError("this connection is speaking already")
         source = message.get("source")

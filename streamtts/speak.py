@@ -82,23 +82,36 @@ def watch(
     """Speak what the assistant writes to a Claude Code session transcript from now on.
 
     Without ``transcript``, the newest session of ``cwd``'s project is followed, and a newer
-    one as soon as it appears. It runs until Ctrl-C (``summary.interrupted``).
+    one as soon as it appears; with none yet, the first is waited for. ``report`` is told,
+    in a line each, what is waited for and which transcript is followed. It runs until
+    Ctrl-C (``summary.interrupted``).
     """
     project = None
     if transcript is None:
         project = projects_dir() / project_key(cwd)
-        if not project.is_dir():
-            raise StreamttsError(f"no Claude Code sessions for {cwd}: {project} does not exist")
     else:
         try:
             _refuse_overwriting(os.stat(transcript), options)
         except OSError as error:
             raise from_os_error("read", transcript, error) from None
+
+    def announce(path: Path | None) -> None:
+        if path is None:
+            _note(report, f"no Claude Code session of {cwd} yet: waiting for one in {project}")
+        else:
+            _note(report, f"following {path}")
+
     stats = SourceStats(format="claude-transcript")
     stop = threading.Event()
     try:
         return speak_pieces(
-            watch_pieces(transcript, project=project, stop=stop, stats=stats),
+            watch_pieces(
+                transcript,
+                project=project,
+                stop=stop,
+                stats=stats,
+                announce=announce,
+            ),
             options,
             source=stats,
             subtitles=subtitles,
@@ -292,6 +305,17 @@ def _show(record: SentenceRecord, out: TextIO) -> TextIO | None:
         detach_output(out)
         return None
     return out
+
+
+def _note(report: TextIO | None, text: str) -> None:
+    """One ``streamtts: …`` line of news on ``report`` (stderr), if it can take it."""
+    if report is None:
+        return
+    try:
+        report.write(f"streamtts: {text}\n")
+        report.flush()
+    except OSError:  # stderr gone: the speech goes on
+        pass
 
 
 def _refuse_overwriting(source: os.stat_result | None, options: SpeakOptions) -> None:

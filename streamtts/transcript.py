@@ -5,9 +5,9 @@ content block to a JSONL transcript under ``~/.claude/projects/<project>/<sessio
 while the turn is still going. ``follow_lines`` tails such a file from its current end
 (history already there is never spoken), holds a half-written last line until its newline
 arrives, and starts over when the file is truncated or replaced (a new inode). With no file
-named, ``newest_transcript`` picks the current directory's project, and the follower moves
-to a newer session's file within half a second of its appearing, reading that one from
-its start.
+named, ``newest_transcript`` picks the current directory's project (waiting for its first
+session when there is none yet), and the follower moves to a newer session's file within
+half a second of its appearing, reading that one from its start.
 
 ``TranscriptParser`` keeps only what the assistant says on the main thread: ``text`` blocks
 of ``assistant`` lines that are not sidechains (subagents). Thinking, tool calls, tool
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,19 +120,29 @@ def follow_lines(
     project: Path | None = None,
     stop: threading.Event,
     poll: float = POLL,
+    announce: Callable[[Path | None], None] = lambda path: None,
 ) -> Iterator[bytes]:
     """Complete lines appended to a transcript from now on, until ``stop`` is set.
 
     ``path`` is followed as it is; with ``path`` None, the newest transcript in ``project``
     is followed and replaced by any newer one that appears (read from its start), looked
-    for every ``SCAN_EVERY`` polls.
+    for every ``SCAN_EVERY`` polls; while there is none (Claude Code makes the project's
+    folder at its first prompt), the first one is waited for and read from its start.
+    ``announce`` is told each file as its following begins, and None when it waits.
     """
-    current = path if path is not None else _wait_for_transcript(project, stop, poll)
+    current = path
+    if current is None and project is not None and project.is_dir():
+        current = newest_transcript(project)
+    waited = current is None
+    if waited:
+        announce(None)
+        current = _wait_for_transcript(project, stop, poll)
     if current is None:
         return
-    offset = current.stat().st_size
+    offset = 0 if waited else current.stat().st_size
     inode = current.stat().st_ino
     pending = b""
+    announce(current)
     polls = 0
     while not stop.is_set():
         polls += 1
@@ -140,6 +150,7 @@ def follow_lines(
             newest = newest_transcript(project)
             if newest is not None and newest != current:
                 current, offset, inode, pending = newest, 0, newest.stat().st_ino, b""
+                announce(current)
         try:
             info = current.stat()
         except FileNotFoundError:  # rotated away; the next one may not be there yet
@@ -174,8 +185,9 @@ def watch_pieces(
     stop: threading.Event,
     stats: SourceStats | None = None,
     poll: float = POLL,
+    announce: Callable[[Path | None], None] = lambda path: None,
 ) -> Iterator[TextPiece]:
     """The pieces of assistant text written to a transcript from now on (see module doc)."""
     parser = TranscriptParser(stats=stats)
-    for line in follow_lines(path, project=project, stop=stop, poll=poll):
+    for line in follow_lines(path, project=project, stop=stop, poll=poll, announce=announce):
         yield from parser.feed_line(line)

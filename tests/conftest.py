@@ -8,6 +8,7 @@ MLX, ALSA null devices).
 from __future__ import annotations
 
 import os
+import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -89,3 +90,11 @@ def speaking_model(
         if all(any(char.isalpha() for char in t) for t in translations):
             return model
     raise AssertionError("no seed below 20 makes a model that speaks every test sentence")
+
+
+def stderr_line(process: subprocess.Popen, start: str) -> str:
+    """The next line of a process's stderr (a binary pipe) that begins with ``start``."""
+    while line := process.stderr.readline().decode():
+        if line.startswith(start):
+            return line
+    raise AssertionError(f"stderr ended before a line starting {start!r}")

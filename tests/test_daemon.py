@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import SPOKEN_BY_NLLB
+from conftest import SPOKEN_BY_NLLB, stderr_line
 
 from streamtts.client import Connection, NoDaemon, connect, request
 from streamtts.config import SpeakOptions
@@ -266,6 +266,41 @@ def test_hook_inputs_are_spoken_once_each(start_daemon):
     wait_for(lambda: request("status")["spoken"] == 3)
 
 
+@pytest.mark.parametrize("policy", ["queue", "latest"])
+def test_hook_turns_are_exact_when_stop_comes_first_and_a_batch_late(start_daemon, policy):
+    start_daemon(policy=policy)
+
+    def turn(prompt_id: str, event: str, **fields: object) -> dict[str, object]:
+        return hook_input(event, prompt_id=prompt_id, **fields)
+
+    def batch(prompt_id: str, message: str, index: int, delta: str, final: bool):
+        fields = {"message_id": message, "index": index, "final": final, "delta": delta}
+        return turn(prompt_id, "MessageDisplay", turn_id=f"t-{prompt_id}", **fields)
+
+    first = [
+        hook_input("SessionStart", source="startup"),
+        turn("p1", "UserPromptSubmit", prompt="fix it"),
+        batch("p1", "m1", 0, "一つ目です。\n", False),
+        turn("p1", "Stop", last_assistant_message="一つ目です。\n二つ目です。"),  # before…
+        batch("p1", "m1", 1, "二つ目です。", True),  # …the last batch
+    ]
+    assert [request("hook", input=data)["queued"] for data in first] == [0, 0, 1, 1, 0]
+    wait_for(lambda: request("status")["spoken"] == 2)
+    second = [
+        turn("p2", "UserPromptSubmit", prompt="and test it"),
+        batch("p1", "m0", 0, "遅れた文です。", True),  # a message of p1, late past p2's start
+        turn("p2", "Stop", last_assistant_message="三つ目です。"),
+        batch("p2", "m2", 0, "三つ目です。", True),
+    ]
+    late = 1 if policy == "queue" else 0
+    assert [request("hook", input=data)["queued"] for data in second] == [0, late, 1, 0]
+    wait_for(lambda: request("status")["queued"] == 0 and request("status")["playing"] is None)
+    status = request("status")
+    assert (status["spoken"], status["skipped_by"]) == (
+        (4, {}) if policy == "queue" else (3, {"superseded": 1})
+    )
+
+
 def test_a_hook_input_with_a_lone_surrogate_reaches_the_daemon_whole(start_daemon):
     start_daemon()
     # Claude Code's JSON may escape half a character ("\\ud83d"); it must survive the trip.
@@ -412,6 +447,58 @@ def test_speak_through_the_daemon_prints_and_records_what_an_own_run_does(tmp_pa
     assert report.splitlines()[1].startswith("start-up: import ")
     assert ", connect to daemon " in report.splitlines()[1]
     assert "connect to daemon" not in own_report
+
+
+def test_a_client_without_speech_options_speaks_through_any_daemon(tmp_path: Path):
+    path, transcript = tmp_path / "streamtts.sock", tmp_path / "session.jsonl"
+    example = Path(__file__).parent / "data" / "claude-own-partial.jsonl"
+    daemon = serve(path, "--device", "null", "--tts", "openjtalk", "--translate", "none")
+    # The client's own defaults (kokoro, nllb, the default device) are no request.
+    env = {**os.environ, "STREAMTTS_CONFIG": os.devnull, "STREAMTTS_SOCKET": str(path)}
+    command = [sys.executable, "-m", "streamtts"]
+    transcript.write_bytes(b"")
+    try:
+        wait_for(lambda: answering(path))
+        spoke = subprocess.run(
+            [*command, "speak", "--stats", str(example)], env=env, capture_output=True, text=True
+        )
+        assert spoke.returncode == 0, spoke.stderr
+        assert ", connect to daemon " in spoke.stderr.splitlines()[1]
+        assert request("status", path=path)["spoken"] == 2
+        asked = [*command, "speak", "--tts", "openjtalk", "--device", "null", str(example)]
+        same = subprocess.run(asked, env=env, capture_output=True, text=True)
+        assert (same.returncode, request("status", path=path)["spoken"]) == (0, 4)
+        other = subprocess.run(
+            [*command, "speak", "--tts", "kokoro", "--translate", "none", str(example)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert (other.returncode, other.stderr) == (
+            1,
+            f"streamtts: the streamtts daemon at {path} speaks with tts='openjtalk' "
+            "(asked 'kokoro'): `streamtts shutdown` it to start one with these options, "
+            "or add --no-daemon to speak in-process\n",
+        )
+        watch = subprocess.Popen(
+            [*command, "watch", "--print", str(transcript)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            assert stderr_line(watch, "streamtts: ") == f"streamtts: following {transcript}\n"
+            message = {"role": "assistant", "content": [{"type": "text", "text": "Watched."}]}
+            line = {"type": "assistant", "uuid": "u1", "isSidechain": False, "message": message}
+            with transcript.open("a") as handle:
+                handle.write(json.dumps(line) + "\n")
+            assert watch.stdout.readline().decode() == "Watched.\n"
+            wait_for(lambda: request("status", path=path)["spoken"] == 5)
+        finally:
+            watch.kill()
+            watch.wait()
+    finally:
+        daemon.kill()
 
 
 def test_the_hook_command_starts_a_daemon_on_demand_and_hands_it_its_input(tmp_path: Path):

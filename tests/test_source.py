@@ -9,6 +9,7 @@ import tracemalloc
 
 import pytest
 
+from streamtts.formats import api_error
 from streamtts.source import (
     SKIM_AFTER,
     Boundary,
@@ -286,6 +287,111 @@ def test_gemini_error_result_is_spoken_when_nothing_else_was() -> None:
         "error": {"type": "Api", "message": "Quota hit."},
     }
     assert spoken(jsonl(GEMINI_SAMPLE[0], failed)) == ["Quota hit."]
+
+
+def gemini_reply(*deltas: str) -> list[dict]:
+    return [
+        {"type": "message", "timestamp": "t", "role": "assistant", "content": d, "delta": True}
+        for d in deltas
+    ]
+
+
+GEMINI_END = {"type": "result", "timestamp": "t", "status": "success", "stats": {}}
+
+
+# Gemini CLI retries a response stream that ended without a finish reason and streams the
+# new attempt straight after the old one (gemini-cli's geminiChat mid-stream retry; the
+# non-interactive output drops its retry event).
+@pytest.mark.parametrize(
+    "attempts",
+    [
+        [["I looked at the code. Th"], ["I looked at the code. Then I started the tests."]],
+        [
+            ["I looked ", "at the code. ", "Then"],
+            ["I looked ", "at the"],  # cut again, shorter
+            ["I looked ", "at the code. ", "Then I started ", "the tests."],
+        ],
+        [
+            ["I looked at the code. Then I started"],
+            ["I looked at the code. Then I started", " the tests."],  # the same, then more
+        ],
+    ],
+    ids=["cut-word", "three-attempts", "cut-at-a-word-end"],
+)
+def test_a_gemini_retry_is_spoken_once_and_its_cut_word_completed(attempts) -> None:
+    deltas = [d for attempt in attempts for d in attempt]
+    data = jsonl(GEMINI_SAMPLE[1], *gemini_reply(*deltas), GEMINI_END)
+    assert spoken(data) == ["I looked at the code.", "Then I started the tests."]
+
+
+def test_gemini_deltas_that_only_begin_like_the_message_are_not_a_retry() -> None:
+    data = jsonl(GEMINI_SAMPLE[1], *gemini_reply("Yes. ", "Yes", " again."), GEMINI_END)
+    assert spoken(data) == ["Yes.", "Yes again."]
+    tool = GEMINI_SAMPLE[4]
+    data = jsonl(*gemini_reply("Done. ", "Done"), tool, *gemini_reply("Done. ", "Ok."))
+    assert spoken(data) == ["Done.", "Done", "Done.", "Ok."]
+
+
+def test_a_gemini_retry_that_says_it_otherwise_is_spoken_from_its_start() -> None:
+    first = "I looked at the code carefully. The"
+    data = jsonl(*gemini_reply(first, "I looked at the code and found it."), GEMINI_END)
+    assert spoken(data) == [
+        "I looked at the code carefully.",
+        "The",
+        "I looked at the code and found it.",
+    ]
+
+
+EMPTY = (
+    "The model returned an empty response with no text or thoughts. "
+    "This may be a transient API issue; please try again."
+)
+
+
+def test_a_gemini_error_event_is_spoken_when_the_reply_said_nothing() -> None:
+    # What gemini-cli writes for an invalid stream: an error event, then a failed result
+    # without an error of its own.
+    error = {"type": "error", "timestamp": "t", "severity": "error", "message": EMPTY}
+    failed = {"type": "result", "timestamp": "t", "status": "error", "stats": {}}
+    assert spoken(jsonl(*GEMINI_SAMPLE[:2], error, failed)) == [
+        "The model returned an empty response with no text or thoughts.",
+        "This may be a transient API issue; please try again.",
+    ]
+    # Said after a reply that spoke, or a warning, it is not spoken.
+    replied = jsonl(*GEMINI_SAMPLE[:2], *gemini_reply("Half an answer."), error, failed)
+    assert spoken(replied) == ["Half an answer."]
+    warning = {**error, "severity": "warning", "message": "Loop detected, stopping execution"}
+    assert spoken(jsonl(*GEMINI_SAMPLE[:2], warning, GEMINI_END)) == []
+
+
+OVERLOADED = {
+    "error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}
+}
+
+
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        (f"[API Error: {json.dumps(OVERLOADED)}]", "API error: The model is overloaded."),
+        (
+            f"[API Error: got status: 503. {json.dumps([OVERLOADED])}]",
+            "API error: The model is overloaded.",
+        ),
+        (
+            "[API Error: "
+            + json.dumps({"error": {"code": 429, "message": json.dumps(OVERLOADED)}})
+            + "]\nPlease wait and try again later.",
+            "API error: The model is overloaded. Please wait and try again later.",
+        ),
+        ("[API Error: Quota hit (Status: 429)]", "[API Error: Quota hit (Status: 429)]"),
+        ("[API Error: {not json}]", "[API Error: {not json}]"),
+        ("Plain failure.", "Plain failure."),
+    ],
+)
+def test_a_gemini_api_error_is_read_as_the_message_inside_its_json(message, said) -> None:
+    failed = {"type": "result", "status": "error", "error": {"type": "Api", "message": message}}
+    assert api_error(message) == said
+    assert " ".join(spoken(jsonl(GEMINI_SAMPLE[0], failed))) == said
 
 
 def test_plain_text_is_read_line_by_line() -> None:

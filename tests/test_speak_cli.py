@@ -50,6 +50,7 @@ def test_options_layer_command_line_over_environment_over_file_over_defaults(tmp
         play=True,
     )
     assert options.plays
+    assert options.given == {"speed", "play"}  # only these are requests to a daemon
 
 
 def test_defaults_when_nothing_is_set(tmp_path: Path):

@@ -108,6 +108,18 @@ def test_follow_survives_truncation_and_rotation(tmp_path: Path):
         follower.close()
 
 
+def project_follower(project: Path, announced: list[Path | None]) -> Follower:
+    """``watch_pieces`` of ``project`` on a thread: its texts, and what it announced."""
+    return Follower(
+        lambda stop: (
+            p.text
+            for p in watch_pieces(
+                None, project=project, stop=stop, poll=0.01, announce=announced.append
+            )
+        )
+    )
+
+
 def test_watch_without_a_file_follows_the_newest_session_and_moves_to_a_new_one(
     tmp_path: Path,
 ):
@@ -116,9 +128,8 @@ def test_watch_without_a_file_follows_the_newest_session_and_moves_to_a_new_one(
     old = project / "old.jsonl"
     old.write_bytes(SESSION.read_bytes())  # history: never spoken
     lines = SESSION.read_bytes().splitlines(keepends=True)
-    follower = Follower(
-        lambda stop: (p.text for p in watch_pieces(None, project=project, stop=stop, poll=0.01))
-    )
+    announced: list[Path | None] = []
+    follower = project_follower(project, announced)
     try:
         follower.stop.wait(0.1)
         assert newest_transcript(project) == old
@@ -128,6 +139,28 @@ def test_watch_without_a_file_follows_the_newest_session_and_moves_to_a_new_one(
         new = project / "new.jsonl"
         new.write_bytes(lines[7])  # a new session: read from its start
         assert follower.until(2)[1] == "The total is overwritten. I will add instead."
+        assert announced == [old, new]
+    finally:
+        follower.close()
+
+
+def test_watch_of_a_project_without_sessions_waits_and_reads_the_first_from_its_start(
+    tmp_path: Path,
+):
+    project = tmp_path / project_key(Path("/home/dev/fresh"))  # made at the first prompt
+    announced: list[Path | None] = []
+    follower = project_follower(project, announced)
+    try:
+        follower.stop.wait(0.1)
+        assert announced == [None]
+        project.mkdir()
+        lines = SESSION.read_bytes().splitlines(keepends=True)
+        (project / "first.jsonl").write_bytes(lines[3] + lines[7])
+        assert follower.until(2) == [
+            "Let me look at the parser first.",
+            "The total is overwritten. I will add instead.",
+        ]
+        assert announced == [None, project / "first.jsonl"]
     finally:
         follower.close()
 

@@ -14,7 +14,7 @@ import time
 import wave
 from pathlib import Path
 
-import pytest
+from conftest import stderr_line
 from typer.testing import CliRunner
 
 from streamtts.cli import app
@@ -95,17 +95,29 @@ def test_watch_speaks_each_new_block_of_the_newest_session_and_ends_on_sigint(tm
         assert audio.getnframes() == frames > 0
 
 
-def test_watch_without_a_project_directory_says_where_it_looked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_watch_in_a_fresh_project_waits_for_its_first_session_and_says_what_it_follows(
+    tmp_path: Path,
 ):
-    monkeypatch.chdir(tmp_path)
-    env = {"STREAMTTS_CONFIG": os.devnull, "CLAUDE_CONFIG_DIR": str(tmp_path / "claude")}
-    result = CliRunner().invoke(app, ["watch", "--translate", "none", "--no-play"], env=env)
-    project = tmp_path / "claude" / "projects" / project_key(tmp_path)
-    assert result.exit_code == 1
-    assert result.stderr == (
-        f"streamtts: no Claude Code sessions for {Path.cwd()}: {project} does not exist\n"
-    )
+    claude, cwd = tmp_path / "claude", tmp_path / "work" / "fresh"
+    cwd.mkdir(parents=True)
+    project = claude / "projects" / project_key(cwd)  # Claude Code makes it at the first prompt
+    process = watch_process(claude, cwd, "--no-daemon", "--device", "null", "--print")
+    try:
+        assert stderr_line(process, "streamtts: no") == (
+            f"streamtts: no Claude Code session of {cwd} yet: waiting for one in {project}\n"
+        )
+        project.mkdir(parents=True)
+        transcript = project / "session.jsonl"
+        transcript.write_bytes(b"".join(SESSION.read_bytes().splitlines(keepends=True)[:4]))
+        assert stderr_line(process, "streamtts: following") == (
+            f"streamtts: following {transcript}\n"
+        )
+        # A session that began while watch waited is read from its start.
+        assert process.stdout.readline().decode() == SPOKEN[0] + "\n"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+    finally:
+        process.kill()
 
 
 def test_watch_of_a_missing_transcript_is_one_line(tmp_path: Path):
