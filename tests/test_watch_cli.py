@@ -14,6 +14,7 @@ import time
 import wave
 from pathlib import Path
 
+import pytest
 from conftest import stderr_line
 from typer.testing import CliRunner
 
