@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shlex
 import sys
 import time
@@ -77,9 +78,10 @@ def serve(
     from streamtts.client import socket_path
     from streamtts.server import Daemon
 
+    # Its log says when it listens, when it is ready (models, load times) and when it stops.
+    logging.getLogger("streamtts.server").setLevel(logging.INFO)
     with one_line_errors(), signals_interrupt():
         daemon = Daemon(options, path=socket_path(), policy=policy, max_age=max_age)
-        print(f"streamtts: serving at {socket_path()}", file=sys.stderr, flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # SIGTERM, SIGHUP or Ctrl-C: the end
             daemon.run()
     exit_interrupted(0)  # at once: ONNX Runtime or MLX threads may still be running
@@ -167,7 +169,7 @@ def hook_command() -> str:
     script = Path(sys.executable).with_name("streamtts-hook")
     if script.exists():
         return shlex.quote(str(script))
-    return f"{shlex.quote(sys.executable)} -m streamtts.hook"
+    return f"{shlex.quote(sys.executable)} -P -m streamtts.hook"  # -P: see client.serve_command
 
 
 @hooks.command("install")
@@ -224,9 +226,9 @@ def service_install(
 ) -> None:
     """Write a launchd agent (macOS) or systemd user unit (Linux) that runs `serve`."""
     from streamtts import service as services
-    from streamtts.client import socket_path
+    from streamtts.client import serve_command, socket_path
 
-    argv = [sys.executable, "-m", "streamtts", "serve", "--policy", policy]
+    argv = serve_command(["--policy", policy])
     argv += ["--tts", tts] if tts else []
     argv += ["--voice", voice] if voice else []
     with one_line_errors():
