@@ -95,11 +95,15 @@ def status(
     """Say whether the daemon runs: since when, which models, queue and counts."""
     from streamtts.client import request
 
-    with one_line_errors():
+    with one_line_errors():  # a stdout closed early (`| head -1`) too: one line
         reply = request("status")
-    if as_json:
-        print_line(json.dumps(reply, ensure_ascii=False))
-        return
+        if as_json:
+            print_line(json.dumps(reply, ensure_ascii=False))
+        else:
+            _print_status(reply)
+
+
+def _print_status(reply: dict) -> None:
     options = reply["options"]
     up = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(reply["since"]))
     print_line(f"daemon {reply['pid']} at {reply['socket']}, up since {up}")
@@ -123,8 +127,8 @@ def _control(op: str, said: str) -> None:
 
     with one_line_errors():
         reply = request(op)
-    cancelled = reply.get("cancelled")
-    print_line(said if cancelled is None else f"{said}: {cancelled} sentence(s)")
+        cancelled = reply.get("cancelled")
+        print_line(said if cancelled is None else f"{said}: {cancelled} sentence(s)")
 
 
 def stop() -> None:
@@ -181,7 +185,7 @@ def hooks_install(project: Project = None) -> None:
         change = claude_settings.install(
             claude_settings.settings_path(project=project), hook_command()
         )
-    _said(change, "installed in")
+        _said(change, "installed in")
 
 
 @hooks.command("uninstall")
@@ -191,7 +195,7 @@ def hooks_uninstall(project: Project = None) -> None:
 
     with one_line_errors():
         change = claude_settings.uninstall(claude_settings.settings_path(project=project))
-    _said(change, "removed from")
+        _said(change, "removed from")
 
 
 @hooks.command("status")
@@ -202,9 +206,9 @@ def hooks_status(project: Project = None) -> None:
     with one_line_errors():
         path = claude_settings.settings_path(project=project)
         installed = claude_settings.status(path)
-    print_line(str(path))
-    for event, command in installed.items():
-        print_line(f"  {event:<17} {command or 'not installed'}")
+        print_line(str(path))
+        for event, command in installed.items():
+            print_line(f"  {event:<17} {command or 'not installed'}")
 
 
 def _said(change, done: str) -> None:

@@ -541,9 +541,21 @@ def test_a_message_nested_too_deeply_gets_a_reply(start_daemon):
     assert reply == {"ok": False, "error": "a message nested too deeply to read"}
 
 
-def test_status_into_a_pipe_closed_early_is_quiet(start_daemon):
+def test_status_into_a_pipe_closed_early_is_one_line(start_daemon):
     path = start_daemon()
+    read, write = os.pipe()
+    os.close(read)  # `status | head -1`: the reader has gone by the time status writes
     environ = {**os.environ, **ENV, "STREAMTTS_SOCKET": str(path)}
-    shell = f"{sys.executable} -m streamtts status | head -c 1"
-    result = subprocess.run(["sh", "-c", shell], env=environ, capture_output=True, text=True)
-    assert (result.stdout, result.stderr) == ("d", "")
+    for args in (["status"], ["status", "--json"], ["stop"], ["hooks", "status"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "streamtts", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environ,
+        )
+        assert (result.returncode, result.stderr) == (
+            1,
+            "streamtts: cannot write stdout: Broken pipe\n",
+        )
+    os.close(write)
