@@ -11,7 +11,7 @@ TORCH_WHEELS_FLAG := $(if $(TORCH_WHEELS),--find-links $(TORCH_WHEELS))
 # Debian packages the tests and playback need: PortAudio for sounddevice, espeak-ng as a system voice.
 # With no sound card, the tests give PortAudio ALSA null devices of their own
 # (tests/data/asound.conf through ALSA_CONFIG_PATH): nothing else to install or configure.
-APT_PACKAGES := libportaudio2 espeak-ng libopenblas0-pthread
+APT_PACKAGES := libportaudio2 espeak-ng libopenblas0-pthread strace
 
 .PHONY: setup sysdeps test lint demo clean setup-xtts test-xtts lock
 
