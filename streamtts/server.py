@@ -285,7 +285,8 @@ class Daemon:
             for event in self._pipeline.run(self._feed):
                 if isinstance(event, Ready):
                     self._startup = event.startup
-                    models = ", ".join(f"{k} {v}" for k, v in speech_options(self.options).items())
+                    chosen = speech_options(self.options).items()
+                    models = ", ".join(f"{k} {v}" for k, v in chosen if v is not None)
                     log.info("ready (%s): %s", models, startup_line(event.startup))
                 elif isinstance(event, Started):
                     self._playing = event.record

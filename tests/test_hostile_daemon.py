@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shlex
 import signal
 import socket
 import stat
@@ -22,10 +23,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_daemon import ENV, answering, hook_input, serve, wait_for
+from test_daemon import ENV, answering, begin, hook_input, send, serve, wait_for
 
 from streamtts import hook
 from streamtts.client import MAX_INPUT, connect, encode, request, serve_command, start_stamp
+from streamtts.ledger import Ledger, ledger_path
 
 HOOK = Path(sys.executable).with_name("streamtts-hook")
 as_root = pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
@@ -312,18 +314,110 @@ def test_the_default_socket_directory_is_made_private(tmp_path: Path, monkeypatc
         process.kill()
 
 
-def test_the_daemon_never_imports_a_streamtts_folder_of_the_current_directory(private: Path):
-    shadow = private / "project"
-    (shadow / "streamtts").mkdir(parents=True)
-    (shadow / "streamtts" / "__init__.py").write_text("raise SystemExit('the wrong streamtts')\n")
+def shadowing(directory: Path) -> Path:
+    """A project directory holding a folder named ``streamtts`` that must never be imported."""
+    (directory / "streamtts").mkdir(parents=True)
+    (directory / "streamtts" / "__init__.py").write_text("raise SystemExit('the wrong one')\n")
+    return directory
+
+
+def test_the_hook_starts_the_installed_daemon_from_a_directory_that_would_shadow_it(
+    private: Path,
+):
     path = private / "streamtts.sock"
     environ = {**os.environ, **ENV, "STREAMTTS_SOCKET": str(path)}
     data = json.dumps(hook_input("SessionStart", source="startup")).encode()
+    project = shadowing(private / "project")
     try:
         result = subprocess.run(
-            [str(HOOK)], input=data, capture_output=True, env=environ, cwd=shadow
+            [str(HOOK)], input=data, capture_output=True, env=environ, cwd=project
         )
         assert result.stderr == b""
         wait_for(lambda: answering(path))
     finally:
         shut(path)
+
+
+def test_the_service_runs_the_installed_daemon_from_a_directory_that_would_shadow_it(
+    private: Path,
+):
+    home, path = private / "home", private / "streamtts.sock"
+    environ = {**os.environ, **ENV, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config")}
+    command = [sys.executable, "-m", "streamtts", "service", "install", "--tts", "openjtalk"]
+    subprocess.run(command, env=environ, check=True, capture_output=True)
+    unit = (home / "config" / "systemd" / "user" / "streamtts.service").read_text()
+    exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(exec_start.removeprefix("ExecStart="))
+    # systemd starts a user unit in the home directory, where a clone of streamtts may lie.
+    project = shadowing(home)
+    environ["STREAMTTS_SOCKET"] = str(path)
+    process = subprocess.Popen(argv, env=environ, cwd=project, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: answering(path) or process.poll() is not None)
+        assert answering(path), process.stderr.read()
+    finally:
+        shut(path)
+        process.kill()
+
+
+# -- the daemon's log and its ledger -----------------------------------------------------------
+
+
+def test_the_daemon_logs_its_life_and_a_ledger_of_what_each_sentence_became(
+    private: Path, monkeypatch: pytest.MonkeyPatch
+):
+    path = private / "streamtts.sock"
+    monkeypatch.setenv("STREAMTTS_SOCKET", str(path))
+    process = serve(path)
+    try:
+        wait_for(lambda: answering(path) and request("status")["ready"])
+        said = hook_input("Stop", last_assistant_message="一つ目です。二つ目です。")
+        assert request("hook", input=said)["queued"] == 2
+        wait_for(lambda: request("status")["spoken"] == 2)
+        with begin("speak-7") as connection:
+            send(connection, ["止められます。"])
+            wait_for(lambda: request("status")["playing"])
+            assert request("stop")["cancelled"] == 1
+        request("shutdown")
+        assert process.wait(timeout=30) == 0
+    finally:
+        process.kill()
+    ledger = [json.loads(line) for line in ledger_path(path).read_text().splitlines()]
+    assert [(e["client"], e["session"], e["text"], e["spoken"], e["skipped"]) for e in ledger] == [
+        ("hook", "s1", "一つ目です。", True, None),
+        ("hook", "s1", "二つ目です。", True, None),
+        ("client", "speak-7", "止められます。", False, "stopped"),
+    ]
+    assert all(isinstance(e["turn"], str) and e["time"] for e in ledger)
+    assert stat.S_IMODE(ledger_path(path).stat().st_mode) == 0o600
+    log = process.stderr.read().splitlines()
+    assert log[0] == f"streamtts: INFO streamtts.server: serving at {path}"
+    ready = "ready (translate none, tts openjtalk, speed 1.0, device null): translator load "
+    assert log[1].startswith(f"streamtts: INFO streamtts.server: {ready}")
+    assert log[-1] == "streamtts: INFO streamtts.server: stopped: spoken 2, skipped 1"
+
+
+def test_the_ledger_is_rotated_and_bounded(tmp_path: Path):
+    path = tmp_path / "streamtts.ledger.jsonl"
+    ledger = Ledger(path, max_bytes=300)
+    for n in range(20):
+        ledger.write(text=f"sentence {n}", spoken=True)
+    ledger.close()
+    older = path.with_name(path.name + ".1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name, older.name]
+    assert all(0 < p.stat().st_size <= 300 for p in (path, older))
+    last = [
+        json.loads(line)["text"] for line in (older.read_text() + path.read_text()).splitlines()
+    ]
+    assert last[-1] == "sentence 19"
+    assert last == [f"sentence {n}" for n in range(20 - len(last), 20)]
+
+
+def test_the_ledger_is_never_written_through_a_link(tmp_path: Path):
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"")
+    (tmp_path / "streamtts.ledger.jsonl").symlink_to(victim)
+    ledger = Ledger(tmp_path / "streamtts.ledger.jsonl")
+    ledger.write(text="secret", spoken=True)
+    ledger.close()
+    assert victim.read_bytes() == b""
