@@ -37,6 +37,7 @@ MAX_LINE = 8 << 20  # bytes in one protocol line at most: a sentence, or a hook'
 # JSON in three times its bytes at most (an emoji's 4 bytes as a 12-byte surrogate pair).
 MAX_INPUT = MAX_LINE // 3 - 64
 START_WAIT = 10.0  # seconds a client waits for a daemon it started to listen
+TIMEOUT = 5.0  # seconds a connect, a send or a read waits for the daemon, by default
 # Seconds after a start during which no client starts another: a daemon that did not
 # listen by then failed (see its log), and starting one per hook call would fail as often.
 RETRY_AFTER = 60.0
@@ -189,7 +190,7 @@ class Connection:
         self.close()
 
 
-def connect(path: Path | None = None, *, timeout: float | None = 5.0) -> Connection:
+def connect(path: Path | None = None, *, timeout: float | None = TIMEOUT) -> Connection:
     """Connect to the daemon at ``path`` (default ``socket_path()``), or raise ``NoDaemon``.
 
     ``timeout`` bounds the connect and each later send and read (None: wait as long as the
@@ -253,8 +254,14 @@ def connect_or_start(
     """
     path = socket_path() if path is None else path
     deadline = time.monotonic() + wait
+
+    def attempt(seconds: float) -> Connection:
+        connection = connect(path, timeout=seconds)
+        connection.settimeout(TIMEOUT)  # later sends and reads: as ``connect``'s
+        return connection
+
     try:
-        return connect(path, timeout=wait)
+        return attempt(wait)
     except NoDaemon:
         pass
     process = None
@@ -268,7 +275,7 @@ def connect_or_start(
         )
     while True:
         try:
-            return connect(path, timeout=max(0.001, deadline - time.monotonic()))
+            return attempt(max(0.001, deadline - time.monotonic()))
         except NoDaemon:
             if time.monotonic() > deadline:
                 # The one it started may have found another's lock: wait for that one too.
@@ -287,11 +294,14 @@ def _last_start(stamp: Path) -> tuple[float | None, bool]:
     """Seconds since the last start (None: no stamp) and whether that daemon may still come."""
     try:
         age = max(0.0, time.time() - os.stat(stamp).st_mtime)
-        pid = int(stamp.read_text() or 0)
     except FileNotFoundError:
         return None, False
-    except (OSError, ValueError):  # unreadable or half-written: treat it as a failed start
-        return 0.0, False
+    except OSError as error:
+        raise StreamttsError(f"cannot use {stamp}: {error.strerror}") from None
+    try:
+        pid = int(stamp.read_text() or 0)
+    except (OSError, ValueError):  # not what a client wrote: no process to wait for
+        return age, False
     if age >= START_WAIT:
         return age, False
     if pid <= 0:  # its starter has not written the pid yet

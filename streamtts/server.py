@@ -374,12 +374,13 @@ class Daemon:
                 log.warning("cannot accept a client: %s", error.strerror)
                 self._shutdown.wait(ACCEPT_RETRY)
                 continue
+            client = _Client(conn)
             try:
-                client = _Client(conn)
                 threading.Thread(target=client.write_out, daemon=True).start()
                 threading.Thread(target=self._serve, args=(client,), daemon=True).start()
             except RuntimeError as error:  # no thread to be had: this client only is refused
                 log.warning("cannot serve a client: %s", error)
+                client.close()
                 conn.close()
 
     def _serve(self, client: _Client) -> None:
@@ -394,10 +395,10 @@ class Daemon:
         except OSError:
             pass
         finally:
+            client.close()  # what is queued still goes (an error reply); nothing more
             self.cancel(lambda tag: tag.client is client, "disconnected")
             with contextlib.suppress(OSError):
                 reader.close()
-            client.close()
 
     def handle(self, client: _Client, line: bytes) -> dict[str, Any]:
         """Carry out one message and return the reply; a bad message is an error reply."""
