@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -76,6 +77,19 @@ class Follower:
         assert not self._thread.is_alive()
 
 
+@contextlib.contextmanager
+def following(path: Path, **options: object) -> Iterator[Follower]:
+    """``follow_lines`` on ``path`` (made empty if missing), settled at its end, then closed."""
+    if not path.exists():
+        path.write_bytes(b"")
+    follower = Follower(lambda stop: follow_lines(path, stop=stop, poll=0.01, **options))
+    follower.stop.wait(0.1)
+    try:
+        yield follower
+    finally:
+        follower.close()
+
+
 def test_follow_starts_at_the_end_and_holds_a_half_written_line(tmp_path: Path):
     path = tmp_path / "s.jsonl"
     path.write_bytes(b'{"history": 1}\n')
@@ -96,10 +110,7 @@ def test_follow_starts_at_the_end_and_holds_a_half_written_line(tmp_path: Path):
 
 def test_follow_survives_truncation_and_rotation(tmp_path: Path):
     path = tmp_path / "s.jsonl"
-    path.write_bytes(b"")
-    follower = Follower(lambda stop: follow_lines(path, stop=stop, poll=0.01))
-    try:
-        follower.stop.wait(0.1)
+    with following(path) as follower:
         path.write_bytes(b'{"one": 1}\n{"two": 2}\n')
         follower.until(2)
         path.write_bytes(b'{"three": 3}\n')  # truncated and rewritten, shorter than before
@@ -108,8 +119,6 @@ def test_follow_survives_truncation_and_rotation(tmp_path: Path):
         rotated.write_bytes(b'{"four": 4}\n')
         rotated.replace(path)  # a new file under the same name
         assert follower.until(4)[2:] == [b'{"three": 3}', b'{"four": 4}']
-    finally:
-        follower.close()
 
 
 def test_watch_without_a_file_follows_the_newest_session_and_moves_to_a_new_one(
@@ -186,9 +195,7 @@ def test_a_line_stamped_before_the_watch_began_is_never_spoken_whatever_file_it_
 def test_new_lines_are_caught_when_the_file_is_rewritten_in_place(tmp_path: Path, how: str):
     path = tmp_path / "s.jsonl"
     path.write_bytes(b'{"n": 0}\n')
-    follower = Follower(lambda stop: follow_lines(path, stop=stop, poll=0.01))
-    try:
-        follower.stop.wait(0.1)
+    with following(path) as follower:
         for n in range(1, 21):
             # Longer than before at once, so the size alone never shows the change; a file
             # made again in place may well get the inode of the one just deleted.
@@ -200,36 +207,23 @@ def test_new_lines_are_caught_when_the_file_is_rewritten_in_place(tmp_path: Path
             follower.until(2 * n)
         assert len(follower.lines) == 40
         assert follower.lines[-1] == b'{"n": 20, "pad": "%s"}' % (b"x" * 20)
-    finally:
-        follower.close()
 
 
 def test_a_transcript_that_cannot_be_opened_for_a_while_is_waited_for(tmp_path: Path):
     path = tmp_path / "s.jsonl"
-    path.write_bytes(b"")
-    follower = Follower(lambda stop: follow_lines(path, stop=stop, poll=0.01))
-    try:
-        follower.stop.wait(0.1)
+    with following(path) as follower:
         path.unlink()
         path.mkdir()  # open() fails (IsADirectoryError) as for a PermissionError
         follower.stop.wait(0.1)
         path.rmdir()
         path.write_bytes(b'{"a": 1}\n')
         assert follower.until(1) == [b'{"a": 1}']
-    finally:
-        follower.close()
 
 
 def test_a_line_over_the_limit_is_skipped_and_counted_not_held(tmp_path: Path):
-    path = tmp_path / "s.jsonl"
-    path.write_bytes(b"")
-    stats = SourceStats()
-    follower = Follower(lambda stop: follow_lines(path, stop=stop, poll=0.01, stats=stats))
-    try:
-        follower.stop.wait(0.1)
+    path, stats = tmp_path / "s.jsonl", SourceStats()
+    with following(path, stats=stats) as follower:
         with path.open("ab") as handle:
             handle.write(b"x" * (MAX_LINE + (3 << 20)) + b"\n" + b'{"after": 1}\n')
         assert follower.until(1) == [b'{"after": 1}']
         assert stats.oversized == 1
-    finally:
-        follower.close()
