@@ -4,9 +4,9 @@ An interactive session has no stdout to pipe, but Claude Code appends every fini
 content block to a JSONL transcript under ``~/.claude/projects/<project>/<session>.jsonl``
 while the turn is still going. ``follow_lines`` tails such a file from its current end
 (history already there is never spoken), holds a half-written last line until its newline
-arrives, and starts over when the file is truncated or replaced: a new inode, a smaller
-size, or bytes before its offset that are no longer the ones it read (a rewrite, or a
-new file that got the old one's inode). A file briefly unreadable is waited for, and a line
+arrives, and starts over when the file is truncated or replaced: a smaller size, or bytes
+before its offset that are no longer the ones it read (a rewrite, another file under the
+name, even one that got the old inode back; a copy that kept those bytes goes on). A file briefly unreadable is waited for, and a line
 longer than ``MAX_LINE`` is skipped (counted as oversized) without being held. With no file
 named, ``newest_transcript`` picks the current directory's project, and the follower moves
 to a newer session's file within half a second of its appearing, reading that one from
