@@ -6,12 +6,13 @@ while the turn is still going. ``follow_lines`` tails such a file from its curre
 (history already there is never spoken), holds a half-written last line until its newline
 arrives, and starts over when the file is truncated or replaced: a smaller size, or bytes
 before its offset that are no longer the ones it read (a rewrite, another file under the
-name, even one that got the old inode back; a copy that kept those bytes goes on). A file briefly unreadable is waited for, and a line
-longer than ``MAX_LINE`` is skipped (counted as oversized) without being held. With no file
-named, ``newest_transcript`` picks the current directory's project, and the follower moves
-to a newer session's file within half a second of its appearing, reading that one from
-its start. Starting over never speaks history: a line stamped (``timestamp``) before
-``watch`` started is not spoken, whatever file it sits in.
+name, even one that got the old inode back; a copy that kept those bytes goes on). A file
+briefly unreadable is waited for, and a line longer than ``MAX_LINE`` is skipped (counted
+as oversized) without being held. With no file named, ``newest_transcript`` picks the
+current directory's project, and the follower moves to a newer session's file within half a
+second of its appearing, reading that one from its start. Starting over never speaks
+history: a line stamped (``timestamp``) before ``watch`` started is not spoken, whatever
+file it sits in.
 
 ``TranscriptParser`` keeps only what the assistant says on the main thread: ``text`` blocks
 of ``assistant`` lines that are not sidechains (subagents). Thinking, tool calls, tool
