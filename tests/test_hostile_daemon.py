@@ -29,6 +29,9 @@ from streamtts import hook
 from streamtts.client import MAX_INPUT, connect, encode, request, serve_command, start_stamp
 from streamtts.ledger import Ledger, ledger_path
 
+# Real voices, models or processes, seconds each: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 HOOK = Path(sys.executable).with_name("streamtts-hook")
 as_root = pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
 OTHER_UID = 12345

@@ -24,6 +24,9 @@ from test_daemon import answering, hook_input, wait_for
 from streamtts import NO_NETWORK
 from streamtts.client import request, serve_command
 
+# Real voices, models or processes, seconds each: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 STAY_UP = 15.0  # seconds the daemon runs after its sentence, before it is shut down
 
 pytestmark = pytest.mark.skipif(
