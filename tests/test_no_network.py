@@ -24,15 +24,16 @@ from test_daemon import answering, hook_input, wait_for
 from streamtts import NO_NETWORK
 from streamtts.client import request, serve_command
 
-# Real voices, models or processes, seconds each: left out of `make test-fast`.
-pytestmark = pytest.mark.slow
-
 STAY_UP = 15.0  # seconds the daemon runs after its sentence, before it is shut down
 
-pytestmark = pytest.mark.skipif(
-    os.getuid() != 0 or not shutil.which("strace") or not shutil.which("unshare"),
-    reason="needs root, unshare and strace",
-)
+pytestmark = [
+    # Real voices, models or processes, seconds each: left out of `make test-fast`.
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        os.getuid() != 0 or not shutil.which("strace") or not shutil.which("unshare"),
+        reason="needs root, unshare and strace",
+    ),
+]
 
 
 @pytest.mark.parametrize("tts", ["kokoro", "openjtalk", "espeak"])
