@@ -33,14 +33,20 @@ def snapshot(
 
     Every failure is a :class:`HubError` whose message ends with ``instead``: what to do offline.
     """
-    from huggingface_hub import constants, snapshot_download
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        LocalEntryNotFoundError,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
+    try:
+        from huggingface_hub import constants, snapshot_download
+        from huggingface_hub.errors import (
+            GatedRepoError,
+            HfHubHTTPError,
+            LocalEntryNotFoundError,
+            RepositoryNotFoundError,
+            RevisionNotFoundError,
+        )
+    except ImportError:
+        raise HubError(
+            f"fetching from the hub needs huggingface-hub: pip install 'streamtts[convert]' "
+            f"(make setup-convert), or {instead}"
+        ) from None
 
     try:
         return Path(snapshot_download(model_id, revision=revision, allow_patterns=patterns))

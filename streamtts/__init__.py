@@ -1,5 +1,16 @@
 """streamtts: speak a coding agent's prose aloud in Japanese, entirely on this machine."""
 
+import os
+
+# No cloud service anywhere, not even a dependency's: every command of streamtts opens no
+# internet socket. Each library reads its switch when it is imported, and every import of
+# streamtts passes here first. ONNX Runtime (Kokoro) sends telemetry, a DNS lookup every
+# few seconds from a daemon that stays up; Hugging Face's hub (only `streamtts convert`
+# downloads, and keeps its own offline switch) would report its use.
+NO_NETWORK = {"ORT_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1"}
+for _name, _value in NO_NETWORK.items():
+    os.environ.setdefault(_name, _value)
+
 
 def __getattr__(name: str) -> str:
     # ``__version__`` is looked up only when asked for: importlib.metadata costs ~30 ms,

@@ -3,11 +3,14 @@
 The file is the user's, so we change as little as a JSON round trip allows: every key, hook
 and matcher group that is not ours keeps its value and its place (the layout is rewritten
 with indent 2). A hook entry is ours when its command's program is ``streamtts-hook`` or it
-runs ``-m streamtts.hook``, whatever the path, so a reinstall from another venv updates our
-entry in place (keeping any keys the user added to it) instead of adding a second one.
+runs ``-m streamtts.hook``, whatever the path and whatever ``NAME=value`` settings come
+first, so a reinstall from another venv updates our entry in place (keeping any keys the
+user added to it, a ``timeout`` of their own too) instead of adding a second one.
 Install and uninstall only read the events in ``HOOK_EVENTS``: a matcher group that never
 held our hook is left as it was, even when empty. A file that is not JSON, or whose shape
-we would have to guess at, is refused and left alone. Before an existing file is changed,
+we would have to guess at, is refused and left alone, and so is a number JSON cannot
+write back (``1e400`` would come back as ``Infinity``, which is no JSON) and a file the
+user made read-only. Before an existing file is changed,
 its bytes are copied to ``settings.json.bak`` (then ``.bak.1``, ``.bak.2``…; an older
 backup is never overwritten), with the file's permission bits, since settings can hold API
 keys. The new file goes to a temporary file in the same directory, is fsynced and then
@@ -69,9 +72,16 @@ def is_ours(entry: object) -> bool:
         words = shlex.split(entry["command"])
     except ValueError:  # unbalanced quotes: not a command we wrote, but judge its words
         words = entry["command"].split()
+    words = list(itertools.dropwhile(_is_assignment, words))
     if words and PurePosixPath(words[0]).name == HOOK_PROGRAM:
         return True
     return any(a == "-m" and b == HOOK_MODULE for a, b in itertools.pairwise(words))
+
+
+def _is_assignment(word: str) -> bool:
+    """``NAME=value``, as a shell reads before a command's name."""
+    name, equals, _ = word.partition("=")
+    return bool(equals) and name.isidentifier()
 
 
 def install(path: Path, command: str, *, timeout: int = 5) -> Change:
@@ -133,7 +143,9 @@ def _placed(groups: list[Any], entry: Settings) -> list[Any]:
             if not is_ours(e):
                 kept.append(e)
             elif not placed:
-                kept.append({**e, **entry})  # keeps e's key order and keys the user added
+                # Keeps e's key order, the keys the user added and a timeout they chose.
+                timeout = e.get("timeout", entry["timeout"])
+                kept.append({**e, **entry, "timeout": timeout})
                 placed = True
         if kept:
             result.append({**group, "hooks": kept})
@@ -183,7 +195,7 @@ def _load(path: Path) -> tuple[Settings, bytes | None]:
     if not text.strip():
         return {}, raw
     try:
-        settings = json.loads(text, parse_constant=_no_constant)
+        settings = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except json.JSONDecodeError as error:
         raise StreamttsError(
             f"{path} is not valid JSON: {error.msg} at line {error.lineno} column "
@@ -197,6 +209,13 @@ def _load(path: Path) -> tuple[Settings, bytes | None]:
 
 def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not a JSON value")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text} is too large to write back as JSON")
+    return number
 
 
 def _check_shape(path: Path, settings: object) -> None:
@@ -241,7 +260,7 @@ def _save(path: Path, raw: bytes | None, settings: Settings, events: tuple[str, 
     """Back up ``raw`` and write ``settings`` to ``path``, unless no event changed."""
     if not events:
         return Change(path=path, changed=False, backup=None, events=())
-    text = json.dumps(settings, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(settings, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     target = Path(os.path.realpath(path))  # a symlink stays; its target is replaced
     try:
         if raw is None:
@@ -250,6 +269,8 @@ def _save(path: Path, raw: bytes | None, settings: Settings, events: tuple[str, 
             backup = None
         else:
             mode = stat.S_IMODE(os.stat(target).st_mode)
+            if not mode & stat.S_IWUSR:  # replacing the file would undo the user's choice
+                raise StreamttsError(f"{path} is read-only; make it writable to change it")
             backup = _backup(path, raw, mode)
         write_atomic(target, text.encode("utf-8"), mode=mode)
     except OSError as error:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import shlex
 import sys
 import time
@@ -77,9 +78,10 @@ def serve(
     from streamtts.client import socket_path
     from streamtts.server import Daemon
 
+    # Its log says when it listens, when it is ready (models, load times) and when it stops.
+    logging.getLogger("streamtts.server").setLevel(logging.INFO)
     with one_line_errors(), signals_interrupt():
         daemon = Daemon(options, path=socket_path(), policy=policy, max_age=max_age)
-        print(f"streamtts: serving at {socket_path()}", file=sys.stderr, flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # SIGTERM, SIGHUP or Ctrl-C: the end
             daemon.run()
     exit_interrupted(0)  # at once: ONNX Runtime or MLX threads may still be running
@@ -93,11 +95,15 @@ def status(
     """Say whether the daemon runs: since when, which models, queue and counts."""
     from streamtts.client import request
 
-    with one_line_errors():
+    with one_line_errors():  # a stdout closed early (`| head -1`) too: one line
         reply = request("status")
-    if as_json:
-        print_line(json.dumps(reply, ensure_ascii=False))
-        return
+        if as_json:
+            print_line(json.dumps(reply, ensure_ascii=False))
+        else:
+            _print_status(reply)
+
+
+def _print_status(reply: dict) -> None:
     options = reply["options"]
     up = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(reply["since"]))
     print_line(f"daemon {reply['pid']} at {reply['socket']}, up since {up}")
@@ -121,8 +127,8 @@ def _control(op: str, said: str) -> None:
 
     with one_line_errors():
         reply = request(op)
-    cancelled = reply.get("cancelled")
-    print_line(said if cancelled is None else f"{said}: {cancelled} sentence(s)")
+        cancelled = reply.get("cancelled")
+        print_line(said if cancelled is None else f"{said}: {cancelled} sentence(s)")
 
 
 def stop() -> None:
@@ -167,7 +173,7 @@ def hook_command() -> str:
     script = Path(sys.executable).with_name("streamtts-hook")
     if script.exists():
         return shlex.quote(str(script))
-    return f"{shlex.quote(sys.executable)} -m streamtts.hook"
+    return f"{shlex.quote(sys.executable)} -P -m streamtts.hook"  # -P: see client.serve_command
 
 
 @hooks.command("install")
@@ -179,7 +185,7 @@ def hooks_install(project: Project = None) -> None:
         change = claude_settings.install(
             claude_settings.settings_path(project=project), hook_command()
         )
-    _said(change, "installed in")
+        _said(change, "installed in")
 
 
 @hooks.command("uninstall")
@@ -189,7 +195,7 @@ def hooks_uninstall(project: Project = None) -> None:
 
     with one_line_errors():
         change = claude_settings.uninstall(claude_settings.settings_path(project=project))
-    _said(change, "removed from")
+        _said(change, "removed from")
 
 
 @hooks.command("status")
@@ -200,9 +206,9 @@ def hooks_status(project: Project = None) -> None:
     with one_line_errors():
         path = claude_settings.settings_path(project=project)
         installed = claude_settings.status(path)
-    print_line(str(path))
-    for event, command in installed.items():
-        print_line(f"  {event:<17} {command or 'not installed'}")
+        print_line(str(path))
+        for event, command in installed.items():
+            print_line(f"  {event:<17} {command or 'not installed'}")
 
 
 def _said(change, done: str) -> None:
@@ -224,9 +230,9 @@ def service_install(
 ) -> None:
     """Write a launchd agent (macOS) or systemd user unit (Linux) that runs `serve`."""
     from streamtts import service as services
-    from streamtts.client import socket_path
+    from streamtts.client import serve_command, socket_path
 
-    argv = [sys.executable, "-m", "streamtts", "serve", "--policy", policy]
+    argv = serve_command(["--policy", policy])
     argv += ["--tts", tts] if tts else []
     argv += ["--voice", voice] if voice else []
     with one_line_errors():

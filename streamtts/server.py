@@ -19,6 +19,7 @@ stale and replaced, and two daemons starting at once cannot both listen.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -27,25 +28,34 @@ import socket
 import stat
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamtts import __version__
 from streamtts.claude_hooks import HookInputError, HookTurns
-from streamtts.client import MAX_LINE, check_owner, encode
+from streamtts.client import (
+    MAX_LINE,
+    check_directory,
+    check_owner,
+    encode,
+    lock_path,
+    start_stamp,
+)
 from streamtts.errors import StreamttsError, from_os_error
+from streamtts.ledger import Ledger, ledger_path
+from streamtts.paths import user_cache_dir
 from streamtts.pipeline import Finished, Ready, Started
 from streamtts.remote import conflicts, speech_options
 from streamtts.speak import blas_in_use, build_pipeline
-from streamtts.stats import startup_line
+from streamtts.stats import SentenceRecord, startup_line
 from streamtts.text import Sentence
 
 if TYPE_CHECKING:
     from streamtts.config import SpeakOptions
     from streamtts.pipeline import Pipeline
-    from streamtts.stats import SentenceRecord
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +66,8 @@ OPS = (
     *("hook", "speak", "sentence", "end"),
 )
 MAX_AGE = 60.0  # seconds a sentence may wait under ``queue`` before it is stale
+OUTBOX = 4 << 20  # bytes of replies a client may leave unread before it is dropped
+ACCEPT_RETRY = 0.1  # seconds between accepts while the process has no descriptor free
 
 
 class Listener:
@@ -63,13 +75,16 @@ class Listener:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        lock_path = path.with_name(path.name + ".lock")
+        lock = lock_path(path)
         try:
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            check_owner(lock_path)
-            self._lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            if path.parent == user_cache_dir():  # ours, and it may be older than any socket
+                path.parent.chmod(0o700)
+            check_directory(path.parent)
+            check_owner(lock)
+            self._lock = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as error:
-            raise from_os_error("create", lock_path, error) from None
+            raise from_os_error("create", lock, error) from None
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -97,7 +112,9 @@ class Listener:
         finally:
             os.umask(umask)
         os.chmod(self.path, 0o600)
-        sock.listen(16)
+        # Room for every hook of a busy machine calling at once (the kernel caps it).
+        sock.listen(socket.SOMAXCONN)
+        start_stamp(self.path).unlink(missing_ok=True)  # a client's start has succeeded
         return sock
 
     def close(self) -> None:
@@ -119,7 +136,12 @@ class _Tag:
 
 
 class _Client:
-    """One connection: its replies (sent from several threads) and its open sentences."""
+    """One connection: its replies (queued from several threads) and its open sentences.
+
+    Its replies go out on a thread of its own (``write_out``), so a client that stops
+    reading (a ``speak`` stopped with Ctrl-Z) never blocks the thread that speaks for every
+    client; one that leaves more than ``OUTBOX`` bytes unread is dropped.
+    """
 
     def __init__(self, conn: socket.socket) -> None:
         self.conn = conn
@@ -130,6 +152,10 @@ class _Client:
         self.gone = False
         self._done = False
         self._lock = threading.Lock()
+        self._outbox: deque[bytes] = deque()
+        self._unsent = 0  # bytes in the outbox
+        self._closing = False  # the reader has ended: send what is queued, then close
+        self._wake = threading.Condition(self._lock)
 
     def finish_once(self) -> bool:
         """True the first time only: its ``done`` is sent once."""
@@ -138,14 +164,49 @@ class _Client:
         return first
 
     def send(self, message: dict[str, Any]) -> None:
+        """Queue one message for the client; never waits for the client to read."""
         data = encode(message)
         with self._lock:
-            if self.gone:
+            if self.gone or self._closing:
                 return
+            if self._unsent + len(data) > OUTBOX:  # it stopped reading: drop it
+                self._drop()
+                return
+            self._outbox.append(data)
+            self._unsent += len(data)
+            self._wake.notify()
+
+    def close(self) -> None:
+        """The reader is done: the writer sends what is queued, then closes the connection."""
+        with self._lock:
+            self._closing = True
+            self._wake.notify()
+
+    def write_out(self) -> None:
+        """The client's writing thread: its queued messages, in order, until it is closed."""
+        while True:
+            with self._lock:
+                while not self._outbox and not self._closing and not self.gone:
+                    self._wake.wait()
+                if self.gone or not self._outbox:
+                    break
+                data = self._outbox.popleft()
+                self._unsent -= len(data)
             try:
                 self.conn.sendall(data)
             except OSError:  # it went away; the reading thread notices too
-                self.gone = True
+                with self._lock:
+                    self._drop()
+        with contextlib.suppress(OSError):
+            self.conn.close()
+
+    def _drop(self) -> None:
+        # Called holding the lock. shutdown() wakes the reader and writer threads at once.
+        self.gone = True
+        self._outbox.clear()
+        self._wake.notify()
+        with contextlib.suppress(OSError):
+            self.conn.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
@@ -184,9 +245,15 @@ class Daemon:
         except BaseException:
             sink.close(discard=True)
             raise
-        self._pipeline: Pipeline = build_pipeline(
-            options, sink, max_age=max_age if policy == "queue" else None
-        )
+        try:
+            self._pipeline: Pipeline = build_pipeline(
+                options, sink, max_age=max_age if policy == "queue" else None
+            )
+        except BaseException:  # a signal too: the socket is not left behind
+            self._listener.close()
+            sink.close(discard=True)
+            raise
+        self._ledger = Ledger(ledger_path(path))
         self._max_age = max_age
         self._feed: _Feed = _Feed()
         self._tags: dict[int, _Tag] = {}
@@ -205,15 +272,22 @@ class Daemon:
     # -- the main thread --------------------------------------------------------------------
 
     def run(self) -> None:
-        """Accept clients and speak until ``shutdown`` or Ctrl-C/SIGTERM (then silence)."""
-        threading.Thread(target=self._accept, name="streamtts-accept", daemon=True).start()
+        """Accept clients and speak until ``shutdown`` or Ctrl-C/SIGTERM (then silence).
+
+        The socket is removed however ``run`` ends, a signal at any moment of it included:
+        everything it does is inside the ``try``.
+        """
         # The pipeline silences and closes the sink however its run ends: only shutdown(), a
         # signal or a model that fails to load end it, as the feed stays open till then.
         try:
+            log.info("serving at %s", self._listener.path)
+            threading.Thread(target=self._accept, name="streamtts-accept", daemon=True).start()
             for event in self._pipeline.run(self._feed):
                 if isinstance(event, Ready):
                     self._startup = event.startup
-                    log.info("ready: %s", startup_line(event.startup))
+                    chosen = speech_options(self.options).items()
+                    models = ", ".join(f"{k} {v}" for k, v in chosen if v is not None)
+                    log.info("ready (%s): %s", models, startup_line(event.startup))
                 elif isinstance(event, Started):
                     self._playing = event.record
                     self._route("started", event.record)
@@ -230,6 +304,10 @@ class Daemon:
         finally:
             self._feed.close()
             self._listener.close()
+            self._ledger.close()
+            with self._lock:
+                spoken, skipped = self._counts.spoken, sum(self._counts.skipped.values())
+            log.info("stopped: spoken %d, skipped %d", spoken, skipped)
 
     def shutdown(self) -> None:
         """Silence everything and end ``run`` (from any thread)."""
@@ -247,6 +325,16 @@ class Daemon:
         self._route("finished", record)
         with self._lock:
             tag = self._tags.pop(record.seq, None)
+        if tag is not None:
+            self._ledger.write(
+                client="hook" if tag.client is None else "client",
+                session=tag.session,
+                turn=tag.turn,
+                text=record.text,
+                spoken=record.skipped is None,
+                skipped=record.skipped,
+                detail=record.detail or None,
+            )
         client = tag.client if tag else None
         if client is not None:
             client.open.discard(record.seq)
@@ -278,14 +366,25 @@ class Daemon:
         while not self._shutdown.is_set():
             try:
                 conn, _ = self._listener.socket.accept()
-            except OSError:  # the listener was closed: the daemon is ending
-                return
-            thread = threading.Thread(target=self._serve, args=(conn,), daemon=True)
-            thread.start()
+            except OSError as error:
+                if error.errno not in _OUT_OF_RESOURCES:  # the listener was closed: the end
+                    return
+                # Out of descriptors or memory: the connection waits in the backlog until
+                # some client closes one, so try again rather than stop listening for good.
+                log.warning("cannot accept a client: %s", error.strerror)
+                self._shutdown.wait(ACCEPT_RETRY)
+                continue
+            client = _Client(conn)
+            try:
+                threading.Thread(target=client.write_out, daemon=True).start()
+                threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+            except RuntimeError as error:  # no thread to be had: this client only is refused
+                log.warning("cannot serve a client: %s", error)
+                client.close()
+                conn.close()
 
-    def _serve(self, conn: socket.socket) -> None:
-        client = _Client(conn)
-        reader = conn.makefile("rb")
+    def _serve(self, client: _Client) -> None:
+        reader = client.conn.makefile("rb")
         try:
             while line := reader.readline(MAX_LINE):
                 if not line.endswith(b"\n") and len(line) >= MAX_LINE:
@@ -296,16 +395,17 @@ class Daemon:
         except OSError:
             pass
         finally:
-            client.gone = True
+            client.close()  # what is queued still goes (an error reply); nothing more
             self.cancel(lambda tag: tag.client is client, "disconnected")
             with contextlib.suppress(OSError):
                 reader.close()
-                conn.close()
 
     def handle(self, client: _Client, line: bytes) -> dict[str, Any]:
         """Carry out one message and return the reply; a bad message is an error reply."""
         try:
             message = json.loads(line)
+        except RecursionError:
+            return _error("a message nested too deeply to read")
         except ValueError as error:
             return _error(f"not JSON: {error}")
         if not isinstance(message, dict):
@@ -427,26 +527,43 @@ class Daemon:
         self._feed.put(Sentence(ours, text, time.perf_counter()))
 
     def cancel(self, which, reason: str) -> int:
-        """Cancel the sentences whose tag ``which`` accepts; how many were."""
+        """Cancel the sentences whose tag ``which`` accepts; how many were.
 
-        def chosen(record: SentenceRecord) -> bool:
-            tag = self._tags.get(record.seq)
+        Those the pipeline has not taken yet (it reads ``READ_AHEAD`` ahead) are taken out
+        of the feed and finished here as skipped; the pipeline cancels the others.
+        """
+
+        def chosen(seq: int) -> bool:
+            tag = self._tags.get(seq)
             return tag is not None and which(tag)
 
-        return self._pipeline.cancel(chosen, reason)
+        waiting = self._feed.remove(lambda sentence: chosen(sentence.seq))
+        for sentence in waiting:
+            record = SentenceRecord(sentence.seq, sentence.text, sentence.t_ready)
+            record.skip(reason)
+            self._finish(record)
+        return len(waiting) + self._pipeline.cancel(lambda r: chosen(r.seq), reason)
 
 
 class _Feed:
     """The sentences of every client, in arrival order, as the pipeline's one input."""
 
     def __init__(self) -> None:
-        self._items: list[Sentence | None] = []
+        self._items: deque[Sentence | None] = deque()
         self._ready = threading.Condition()
 
     def put(self, sentence: Sentence) -> None:
         with self._ready:
             self._items.append(sentence)
             self._ready.notify()
+
+    def remove(self, which: Callable[[Sentence], bool]) -> list[Sentence]:
+        """Take out, and return, the sentences still waiting that ``which`` accepts."""
+        with self._ready:
+            taken = [item for item in self._items if item is not None and which(item)]
+            if taken:
+                self._items = deque(item for item in self._items if item is None or not which(item))
+        return taken
 
     def close(self) -> None:
         with self._ready:
@@ -458,10 +575,13 @@ class _Feed:
             with self._ready:
                 while not self._items:
                     self._ready.wait()
-                item = self._items.pop(0)
+                item = self._items.popleft()
             if item is None:
                 return
             yield item
+
+
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 def _error(text: str) -> dict[str, Any]:

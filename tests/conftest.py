@@ -8,9 +8,11 @@ MLX, ALSA null devices).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,13 @@ os.environ.setdefault("ALSA_CONFIG_PATH", str(Path(__file__).parent / "data" / "
 # No test may reach a daemon the developer runs, nor leave one behind in their runtime
 # directory: the session's socket is a path of its own (tests of the daemon set theirs).
 os.environ["STREAMTTS_SOCKET"] = str(Path(tempfile.mkdtemp(prefix="streamtts-")) / "no.sock")
+
+
+def written_now(line: bytes) -> bytes:
+    """A transcript line as Claude Code would write it now: its ``timestamp`` is now, so
+    that ``watch``, which never speaks a line stamped before it started, speaks it."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return re.sub(rb'"timestamp":"[^"]*"', f'"timestamp":"{now}"'.encode(), line)
 
 
 @pytest.fixture(scope="session")

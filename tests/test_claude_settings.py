@@ -182,6 +182,9 @@ def test_command_with_spaces_is_quoted_and_recognised(path: Path) -> None:
         ("python -m streamtts", False),
         ("'/a/streamtts-hook", True),  # unbalanced quote: judged by its plain words
         ("'/a/other", False),
+        ("STREAMTTS_TTS=kokoro A=1 /a/streamtts-hook", True),
+        ("STREAMTTS_TTS=kokoro python -m streamtts.hook", True),
+        ("1A=x streamtts-hook", False),  # no shell variable name: a program called that
     ],
 )
 def test_is_ours_by_program_name_or_module(command: str, ours: bool) -> None:
@@ -282,6 +285,7 @@ def test_empty_file_is_an_empty_object(path: Path, text: str) -> None:
         (b'// mine\n{"model": "opus"}', "Expecting value at line 1 column 1;"),
         (b'{\n  "model": "opus"\n  "env": {}\n}', "Expecting ',' delimiter at line 3 column 3;"),
         (b'{"timeout": NaN}', "NaN is not a JSON value"),
+        (b'{"cleanupPeriodDays": 1e400}', "the number 1e400 is too large to write back as JSON"),
         (b'{"model": "\xff"}', "is not UTF-8 text (byte 11)"),
     ],
 )
@@ -353,6 +357,25 @@ def test_symlinked_settings_are_written_through_the_link(path: Path, tmp_path: P
     assert change.backup == path.with_name("settings.json.bak")
     assert change.backup.read_text("utf-8") == dump(RICH)
     assert sorted(p.name for p in dotfiles.iterdir()) == ["claude-settings.json"]
+
+
+def test_install_keeps_the_users_timeout_and_prefix_on_our_entry(path: Path) -> None:
+    mine = {"type": "command", "command": f"STREAMTTS_TTS=kokoro {HOOK}", "timeout": 30}
+    path.write_text(dump({"hooks": {"Stop": [{"hooks": [mine]}]}}), "utf-8")
+    install(path, OTHER_VENV_HOOK)
+    stop = json.loads(path.read_text("utf-8"))["hooks"]["Stop"]
+    assert stop == [{"hooks": [{"type": "command", "command": OTHER_VENV_HOOK, "timeout": 30}]}]
+
+
+def test_a_read_only_settings_file_is_refused_and_left_alone(path: Path) -> None:
+    path.write_text(dump(RICH), "utf-8")
+    path.chmod(0o444)
+    with pytest.raises(StreamttsError) as raised:
+        install(path, HOOK)
+    assert str(raised.value) == f"{path} is read-only; make it writable to change it"
+    assert path.read_text("utf-8") == dump(RICH)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]
 
 
 @pytest.mark.parametrize("mode", [0o600, 0o640, 0o664])

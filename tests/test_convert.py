@@ -22,6 +22,9 @@ from streamtts.nllb.load import MANIFEST, ModelDirError, load
 from streamtts.nllb.tokenizer import NllbTokenizer
 from streamtts.paths import sha256_file
 
+# Real voices, models or processes, seconds each: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 # sp pieces + fairseq offset + 202 language codes + <mask>, for the session's 700-piece model.
 VOCAB = 904
@@ -302,3 +305,18 @@ def test_hub_path_without_network_points_to_from(tmp_path: Path) -> None:
         "Hugging Face hub; convert a checkpoint already on disk with --from DIR\n"
     )
     assert not (tmp_path / "m").exists()
+
+
+def test_hub_path_without_huggingface_hub_says_what_to_install(tmp_path: Path) -> None:
+    # The runtime install has no huggingface-hub: stand in for its absence on the path.
+    blocked = tmp_path / "blocked" / "huggingface_hub"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('not installed')\n")
+    env = {"PYTHONPATH": str(blocked.parent)}
+    done = _run_cli("facebook/nllb-200-distilled-600M", "--out", tmp_path / "m", env=env)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "streamtts: fetching from the hub needs huggingface-hub: pip install "
+        "'streamtts[convert]' (make setup-convert), or convert a checkpoint already on disk "
+        "with --from DIR\n"
+    )

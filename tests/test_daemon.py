@@ -24,10 +24,13 @@ from pathlib import Path
 import pytest
 from conftest import SPOKEN_BY_NLLB, stderr_line
 
-from streamtts.client import Connection, NoDaemon, connect, request
+from streamtts.client import MAX_LINE, Connection, NoDaemon, connect, request
 from streamtts.config import SpeakOptions
 from streamtts.errors import StreamttsError
 from streamtts.server import Daemon
+
+# Real voices, models or processes, seconds each: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
 
 OPTIONS = SpeakOptions(translate="none", tts="openjtalk", device="null")
 ENV = {"STREAMTTS_TRANSLATE": "none", "STREAMTTS_TTS": "openjtalk", "STREAMTTS_DEVICE": "null"}
@@ -171,9 +174,9 @@ def test_a_line_over_the_limit_is_refused_and_only_that_client_is_dropped(start_
     path = start_daemon()
     with socket.socket(socket.AF_UNIX) as raw:
         raw.connect(str(path))
-        raw.sendall(b'{"op": "ping", "pad": "' + b"x" * (1 << 20) + b'"}\n')
+        raw.sendall(b'{"op": "ping", "pad": "' + b"x" * MAX_LINE + b'"}\n')
         reply = json.loads(raw.makefile("rb").readline())
-    assert reply == {"ok": False, "error": "a line longer than 1048576 bytes"}
+    assert reply == {"ok": False, "error": f"a line longer than {MAX_LINE} bytes"}
     assert request("ping")["ok"]
 
 
@@ -213,11 +216,14 @@ def test_queue_policy_skips_what_waited_longer_than_max_age(start_daemon):
         send(connection, LONG)
         records = records_until_done(connection)
     kinds = [r["skipped"] for r in records]
-    # The first two start within 5 s of arriving (at once, and after 3.3 s); later ones
-    # would wait 6.6 s and more.
-    assert kinds[:2] == [None, None]
-    assert set(kinds[2:]) == {"max-age"}
-    assert request("status")["skipped_by"] == {"max-age": len(LONG) - 2}
+    # All arrived at once, so a sentence cannot start before the audio ahead of it has
+    # played: past 5 s of it, every later one is skipped. The first starts at once; whether
+    # the second (3.3 s in, here) still fits depends on how busy the machine is.
+    assert "max-age" in kinds
+    spoken = kinds.index("max-age")
+    assert spoken >= 1 and kinds == [None] * spoken + ["max-age"] * (len(LONG) - spoken)
+    assert sum(r["audio_seconds"] for r in records[: spoken - 1]) <= 5.0
+    assert request("status")["skipped_by"] == {"max-age": len(LONG) - spoken}
 
 
 def test_stop_skip_pause_and_resume(start_daemon):
@@ -511,7 +517,7 @@ def test_the_hook_command_starts_a_daemon_on_demand_and_hands_it_its_input(tmp_p
     try:
         started = run_hook(hook_input("SessionStart", source="startup"))
         assert (started.returncode, started.stdout, started.stderr) == (0, "", "")
-        assert answering(path)
+        wait_for(lambda: answering(path))  # a slow machine's daemon may listen after that
         said = run_hook(hook_input("Stop", last_assistant_message="話します。"))
         assert (said.returncode, said.stdout) == (0, "")
         wait_for(lambda: request("status", path=path)["spoken"] == 1)
@@ -573,3 +579,76 @@ def test_ctrl_c_of_a_speak_through_the_daemon_silences_its_sentences_there(tmp_p
         assert "interrupted" in speaking.stderr.read()
     finally:
         daemon.kill()
+
+
+# -- hostile clients (issue 17; the rest in test_hostile_daemon.py) -------------------------
+
+
+def test_a_client_that_stops_reading_does_not_silence_the_others(start_daemon):
+    start_daemon()
+    stuck = begin("stuck")
+    send(stuck, [f"{n}番目です。" for n in range(3000)])  # never reads a reply
+    wait_for(lambda: request("status")["playing"])
+    with begin("reader") as reader:
+        send(reader, ["聞こえます。"])
+        request("stop")  # the stuck client's sentences go, and each says so to it
+        records = []
+        reader.send({"op": "end"})
+        for message in reader.replies():
+            if message.get("event") == "finished":
+                records.append(message["record"])
+            if message.get("event") == "done":
+                break
+    assert [r["text"] for r in records] == ["聞こえます。"]
+    stuck.close()
+
+
+def test_stop_reaches_past_ten_thousand_sentences(start_daemon):
+    start_daemon()
+    request("pause")  # nothing is spoken meanwhile, however slowly they arrive
+    with begin("many") as connection:
+        send(connection, [f"{n}。" for n in range(12_000)])
+        wait_for(lambda: request("status")["queued"] >= 11_999, 120)
+        assert request("stop")["cancelled"] == 12_000
+        status = wait_for(lambda: (s := request("status"))["queued"] == 0 and s)
+    assert (status["spoken"], status["skipped_by"]) == (0, {"stopped": 12_000})
+
+
+def test_a_clients_disconnect_cancels_all_its_sentences(start_daemon):
+    start_daemon()
+    request("pause")
+    connection = begin("many")
+    send(connection, [f"{n}。" for n in range(12_000)])
+    wait_for(lambda: request("status")["queued"] >= 11_999, 120)
+    connection.close()
+    status = wait_for(lambda: (s := request("status"))["queued"] == 0 and s)
+    assert (status["spoken"], status["skipped_by"]) == (0, {"disconnected": 12_000})
+
+
+def test_a_message_nested_too_deeply_gets_a_reply(start_daemon):
+    path = start_daemon()
+    with socket.socket(socket.AF_UNIX) as raw:
+        raw.connect(str(path))
+        raw.sendall(b"[" * 100_000 + b"]" * 100_000 + b"\n")
+        reply = json.loads(raw.makefile("rb").readline())
+    assert reply == {"ok": False, "error": "a message nested too deeply to read"}
+
+
+def test_status_into_a_pipe_closed_early_is_one_line(start_daemon):
+    path = start_daemon()
+    read, write = os.pipe()
+    os.close(read)  # `status | head -1`: the reader has gone by the time status writes
+    environ = {**os.environ, **ENV, "STREAMTTS_SOCKET": str(path)}
+    for args in (["status"], ["status", "--json"], ["stop"], ["hooks", "status"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "streamtts", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environ,
+        )
+        assert (result.returncode, result.stderr) == (
+            1,
+            "streamtts: cannot write stdout: Broken pipe\n",
+        )
+    os.close(write)

@@ -100,7 +100,8 @@ def test_service_install_writes_a_systemd_user_unit_that_runs_serve(home: Path):
     exec_start = next(
         line for line in unit.read_text().splitlines() if line.startswith("ExecStart=")
     )
-    words = [sys.executable, "-m", "streamtts", "serve", "--policy", "latest", "--tts", "openjtalk"]
+    words = [sys.executable, "-P", "-m", "streamtts", "serve", "--policy", "latest"]
+    words += ["--tts", "openjtalk"]
     assert exec_start == "ExecStart=" + " ".join(f'"{word}"' for word in words)
     removed = invoke("service", "uninstall")
     assert removed.output.splitlines()[0] == f"removed {unit}; if it was running, stop it with:"

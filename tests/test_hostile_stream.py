@@ -8,7 +8,7 @@ import io
 import json
 import random
 import re
-import time
+import sys
 import tracemalloc
 from collections import Counter
 
@@ -28,6 +28,7 @@ from test_source import (
     tool_use,
 )
 
+from streamtts import splitter
 from streamtts.source import SKIM_AFTER, Boundary, SourceStats, TextPiece, read_pieces
 from streamtts.splitter import RUN_LIMIT
 from streamtts.text import Segmenter, segment
@@ -270,23 +271,42 @@ def test_a_message_cut_off_without_message_start_is_not_taken_for_the_next_echo(
     assert spoken(data) == ["Streaming when the", "API Error: overloaded."]
 
 
-def _time_dots(pieces: int) -> float:
-    """CPU seconds to segment a run of dots sent as 1000-character pieces (best of 3)."""
-    best = float("inf")
-    for _ in range(3):
-        segmenter = Segmenter()
-        start = time.process_time()
-        for _ in range(pieces):
-            segmenter.feed(TextPiece("." * 1000))
-        segmenter.flush()
-        best = min(best, time.process_time() - start)
-    return best
+class _Scanned:
+    """A compiled pattern of the splitter that counts the characters its calls look at."""
+
+    def __init__(self, pattern: re.Pattern[str], tally: Counter) -> None:
+        self.pattern, self.tally = pattern, tally
+
+    def match(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match | None:
+        found = self.pattern.match(text, pos, endpos)
+        self.tally["chars"] += found.end() - pos if found else 1
+        return found
+
+    def search(self, text: str, pos: int = 0, endpos: int = sys.maxsize) -> re.Match | None:
+        found = self.pattern.search(text, pos, endpos)
+        self.tally["chars"] += (found.end() if found else min(endpos, len(text))) - pos
+        return found
 
 
-def test_a_run_without_spaces_takes_linear_time() -> None:
+def _scanned_dots(pieces: int, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Characters the splitter's patterns look at to segment a run of dots sent as
+    1000-character pieces: work counted, not timed."""
+    tally: Counter = Counter()
+    for name in ("_CANDIDATE", "_TERMINATOR_RUN", "_BACKTICKS", "_SPACE", "_NON_SPACE"):
+        monkeypatch.setattr(splitter, name, _Scanned(getattr(splitter, name), tally))
+    segmenter = Segmenter()
+    for _ in range(pieces):
+        segmenter.feed(TextPiece("." * 1000))
+    segmenter.flush()
+    monkeypatch.undo()
+    return tally["chars"]
+
+
+def test_a_run_without_spaces_takes_linear_time(monkeypatch: pytest.MonkeyPatch) -> None:
     # A run of terminators waits for what follows it: it must not be re-scanned whole.
-    small, large = _time_dots(40), _time_dots(320)
-    assert large < 12 * max(small, 0.002)
+    small, large = _scanned_dots(40, monkeypatch), _scanned_dots(320, monkeypatch)
+    assert small >= 40_000  # every dot is looked at
+    assert large < 12 * small  # 8 times the text, not 64 times the work
 
 
 def test_a_run_without_spaces_is_cut_and_never_held_whole() -> None:

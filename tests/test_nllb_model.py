@@ -17,6 +17,9 @@ from streamtts.convert.nllb import ConvertOptions, convert_checkpoint
 from streamtts.nllb.generate import GenerateOptions, generate, loop_start, pad_batch
 from streamtts.nllb.load import NllbBundle, load
 
+# Real voices, models or processes, seconds each: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 ENG, JPN = 747, 779  # eng_Latn / jpn_Jpan for the session's 700-piece SentencePiece model
 SHAPES = {
     "base": {},

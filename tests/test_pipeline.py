@@ -27,6 +27,9 @@ from streamtts.translate import load_translator
 from streamtts.tts import TTSEngine, load_engine
 from streamtts.wav import WavSink
 
+# Real voices, models or processes, seconds each: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -170,7 +173,6 @@ def test_max_lag_skips_sentences_that_would_start_too_late_before_synthesizing_t
     records = finished(events)
     assert [r.text for r in records] == texts
     assert [r.skipped for r in records] == [None, "max-lag", "max-lag", "max-lag"]
-    assert records[0].t_audio_start - records[0].t_ready <= 2.0
     assert [r.t_synth_start is None for r in records] == [False, True, True, True]
     assert all(r.audio_seconds == 0.0 for r in records[1:])
     # Started for the spoken sentence only, before its Finished.
@@ -180,13 +182,14 @@ def test_max_lag_skips_sentences_that_would_start_too_late_before_synthesizing_t
     assert (summary.spoken, summary.skipped) == (1, {"max-lag": 3})
 
 
-class Slowed:
-    """A real engine whose audio comes in three parts, each ``delay`` seconds after the one
-    before it has played: synthesis slower than real time, starving the player."""
+class Starving:
+    """A real engine whose audio comes in three parts, each held back until the player has
+    played ``gap`` seconds of silence inside the sentence: synthesis falling behind, caused
+    rather than timed, so a busy machine cannot change what is measured."""
 
-    def __init__(self, engine: TTSEngine, delay: float) -> None:
-        self.engine, self.delay = engine, delay
-        self.name, self.sample_rate = "slowed", engine.sample_rate
+    def __init__(self, engine: TTSEngine, sink: NullSink, gap: float) -> None:
+        self.engine, self.sink, self.gap = engine, sink, gap
+        self.name, self.sample_rate = "starving", engine.sample_rate
 
     def warmup(self) -> None:
         self.engine.warmup()
@@ -195,8 +198,15 @@ class Slowed:
         audio = np.concatenate(list(self.engine.synthesize(text)))
         for i, part in enumerate(np.array_split(audio, 3)):
             if i:
-                time.sleep(len(part) / self.sample_rate + self.delay)
+                self._starve(until=self.sink.gap_seconds + self.gap)
             yield part
+
+    def _starve(self, *, until: float) -> None:
+        deadline = time.monotonic() + 30
+        while self.sink.gap_seconds < until:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the player never ran dry: its gap is not measured")
+            time.sleep(0.005)
 
 
 def test_silence_inside_a_sentence_is_measured_when_synthesis_falls_behind(
@@ -204,11 +214,11 @@ def test_silence_inside_a_sentence_is_measured_when_synthesis_falls_behind(
 ):
     texts = ["テストを実行して、結果を確認して、次に進みます。"]
     sink = NullSink(realtime=True, sample_rate=openjtalk.sample_rate)
-    pipeline = make_pipeline(Slowed(openjtalk, 0.3), sink)
+    pipeline = make_pipeline(Starving(openjtalk, sink, 0.3), sink)
     [record] = speak(pipeline, "\n".join(claude_events(*texts)).encode())
-    assert record.skipped is None and record.audio_seconds > 3.0
-    # About 0.3 s at each of the two seams; the clock's 10 ms blocks add a little.
-    assert 0.55 < sink.gap_seconds < 0.75, sink.gap_seconds
+    assert record.skipped is None and not record.detail and record.audio_seconds > 3.0
+    # Each of the two seams waited for 0.3 s of silence before the next part came.
+    assert sink.gap_seconds >= 0.6
 
 
 def test_malformed_and_hostile_lines_never_lose_the_sentences_around_them(openjtalk: TTSEngine):
@@ -297,15 +307,14 @@ def test_synthesis_runs_at_most_max_ahead_seconds_before_the_player(openjtalk: T
     pipeline = make_pipeline(openjtalk, NullSink(realtime=True), max_ahead=2.0)
     records = speak(pipeline, "\n".join(claude_events("".join(texts))).encode())
     assert_spoken_in_order(records, texts)
-    for later in records[2:]:
-        # Audio synthesized before this sentence started and still unplayed at that moment
-        # (the clock's 10 ms blocks: a block of slack per sentence).
-        waiting = sum(
-            min(r.audio_seconds, max(0.0, r.t_audio_end - later.t_synth_start))
-            for r in records[: later.seq]
-        )
-        assert waiting < 2.0 + 0.01 * later.seq, (later.seq, waiting)
-    assert records[-1].t_synth_start > records[0].t_audio_end  # it did wait for the player
+    # The player cannot be free before the first chunk's time plus all the audio queued
+    # since, so that bound on what still waited when a sentence's synthesis began holds on
+    # a machine of any speed; synthesized all at once, the sixth would start 4 s too early.
+    for later in records[1:]:
+        queued = sum(r.audio_seconds for r in records[: later.seq])
+        assert records[0].t_first_chunk + queued - later.t_synth_start < 2.0, later.seq
+    last = records[-1].t_synth_start
+    assert last > records[0].t_first_chunk + records[0].audio_seconds  # it waited for the player
 
 
 def test_stop_from_another_thread_ends_the_run_and_the_reader_takes_no_more(

@@ -15,6 +15,9 @@ from typer.testing import CliRunner
 
 from streamtts.cli import app
 
+# Real voices, models or processes, seconds each: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 linux = pytest.mark.skipif(
     sys.platform != "linux", reason="the ALSA test devices exist on Linux only"
 )

@@ -27,6 +27,9 @@ from streamtts.tts.seams import (
 )
 from streamtts.tts.system import EspeakEngine, espeak_binary, read_wav
 
+# Real voices, models or processes, seconds each: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SENTENCE = "今日は天気が良いので、公園まで散歩に行きましょう。"  # 25 characters, one 、
 # Each ㍿ reads as kabushikigaisha: 36 of them are more phonemes than Kokoro's context.
 TOO_MANY_PHONEMES = "㍿" * 36 + "。"

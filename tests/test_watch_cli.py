@@ -14,11 +14,15 @@ import time
 import wave
 from pathlib import Path
 
-from conftest import stderr_line
+import pytest
+from conftest import stderr_line, written_now
 from typer.testing import CliRunner
 
 from streamtts.cli import app
 from streamtts.transcript import project_key
+
+# Real voices, models or processes, seconds each: left out of `make test-fast`.
+pytestmark = pytest.mark.slow
 
 SESSION = Path(__file__).parent / "data" / "transcript" / "claude-own-session.jsonl"
 SPOKEN = ["Let me look at the parser first.", "The total is overwritten.", "I will add instead."]
@@ -60,7 +64,7 @@ def test_watch_speaks_each_new_block_of_the_newest_session_and_ends_on_sigint(tm
         with transcript.open("ab") as handle:
             # The text block again (same uuid: spoken once), then the rest of the turn.
             for line in [lines[3], *lines[3:]]:
-                handle.write(line)
+                handle.write(written_now(line))
                 handle.flush()
                 time.sleep(0.05)
         for text in SPOKEN:
