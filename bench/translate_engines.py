@@ -121,10 +121,11 @@ def run_torch(spec: dict[str, Any]) -> dict[str, Any]:
 
     with torch.inference_mode():
         result = _measure(spec, encode, lambda src, n: generate(src, n, []))
-        # The reference for the other engines covers every sentence, timed or not.
-        untimed = spec["sources"][len(result["tokens"]) :]
-        result["tokens"] += [generate(src, spec["new_tokens"], []) for src in untimed]
-        if spec.get("keep_ids"):
+        if spec["reference"]:
+            # The reference for the other engines covers every sentence, timed or not.
+            untimed = spec["sources"][len(result["tokens"]) :]
+            result["tokens"] += [generate(src, spec["new_tokens"], []) for src in untimed]
+        if spec["keep_ids"]:
             keep = [KeepOnly(spec["keep_ids"])]
             result["restricted_tokens"] = [
                 generate(src, spec["new_tokens"], keep) for src in spec["sources"]
