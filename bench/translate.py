@@ -282,6 +282,7 @@ def run_shape(shape: models.Shape, names: list[str], args: argparse.Namespace) -
         "new_tokens": args.new_tokens,
         "budget_s": args.budget,
         "min_sentences": args.min_sentences,
+        "device": args.device,
     }
     runs, loads = run_engines(
         names, base, prepared, keep_ids=keep_ids, thread_counts=args.threads, rounds=args.rounds
@@ -334,6 +335,7 @@ def run_shape(shape: models.Shape, names: list[str], args: argparse.Namespace) -
         budget=args.budget,
         threads=tuple(args.threads),
         rounds=args.rounds,
+        device=args.device,
         tag=args.tag,
     )
     write_results(
@@ -369,6 +371,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="interleaved runs of every engine")
     parser.add_argument("--budget", type=float, default=90.0, help="seconds per engine run")
     parser.add_argument("--min-sentences", type=int, default=3)
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="cuda: bench/gpu.sh's run"
+    )
     parser.add_argument("--tag", help="write results/translate-TAG.md instead")
     args = parser.parse_args()
 

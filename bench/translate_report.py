@@ -31,6 +31,7 @@ class Settings:
     budget: float
     threads: tuple[int, ...]
     rounds: int
+    device: str = "cpu"  # "cuda": every engine on the GPU (bench/gpu.sh)
     tag: str | None = None  # results file suffix, so a partial re-run keeps the full table
 
 
@@ -170,6 +171,14 @@ def write_results(
         "list r places further along), each in a fresh process; a row pools its runs' "
         "sentences (column n) and gives their median.",
         f"- pruned head (`--prune-vocab jpn_Jpan`): {kept}.",
+        f"- device: {settings.device}"
+        + (
+            "; the floor columns still use this machine's CPU read bandwidth, so they say "
+            "nothing about the GPU"
+            if settings.device != "cpu"
+            else ""
+        )
+        + ".",
         "",
         "## Results",
         "",
