@@ -7,8 +7,9 @@ Opening another BLAS with ``RTLD_GLOBAL`` *before* the first ``import mlx.core``
 rebuilding anything. :func:`load` does this once; ``streamtts.nllb`` and
 ``streamtts.convert`` call it on import, which every entry point reaches before MLX.
 
-Two libraries are looked for, best first. MKL (``pip install mkl``: ``libmkl_rt`` in this
-environment's ``lib/``) runs the one-row products of a decode step near memory bandwidth.
+Two libraries are looked for, best first. MKL (``libmkl_rt`` in this environment's
+``lib/``: a dependency of streamtts on Linux x86-64) runs the one-row products of a decode
+step near memory bandwidth.
 Debian's OpenBLAS 0.3.21 (``libopenblas0-pthread``) is as fast on whole matrices (the
 encoder) but sends a one-row ``sgemm`` through its packing path, 3-5x slower than a
 ``gemv`` (bench/results/translate*.md); newer OpenBLAS forwards those to ``gemv``.
