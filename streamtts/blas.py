@@ -127,8 +127,8 @@ def load() -> str | None:
         os.environ.setdefault("MKL_THREADING_LAYER", mkl_layer(path, count))
         # Intel OpenMP's workers spin 200 ms after each product by default: on two cores that
         # takes a core from the speech engine and, on a loaded machine, from the product
-        # itself. A decode step of a 6+6-layer model took 337 ms with 0 against 635 ms with
-        # the default, under load 8 (bench/results/translate-profile.md).
+        # itself. 0 made the decode step faster in 4 of 4 interleaved pairs at load 2.7-8
+        # (bench/results/translate-profile.md).
         os.environ.setdefault("KMP_BLOCKTIME", "0")
         try:
             _state["lib"] = ctypes.CDLL(path, mode=os.RTLD_GLOBAL)
