@@ -93,8 +93,8 @@ LINUX := --python-platform x86_64-manylinux_2_35 $(TORCH_WHEELS_FLAG)
 MACOS := --python-platform aarch64-apple-darwin
 lock:
 	@test -x $(UV) || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install -q uv==$(UV_VERSION); }
-	$(COMPILE) $(LINUX) pyproject.toml lock/torch.in --extra convert --extra bench --extra dev --extra mkl -o lock/linux-x86_64.txt
-	MACOSX_DEPLOYMENT_TARGET=14.0 $(COMPILE) $(MACOS) pyproject.toml lock/torch.in --extra convert --extra bench --extra dev --extra mkl -o lock/macos-arm64.txt
+	$(COMPILE) $(LINUX) pyproject.toml lock/torch.in --extra convert --extra bench --extra dev -o lock/linux-x86_64.txt
+	MACOSX_DEPLOYMENT_TARGET=14.0 $(COMPILE) $(MACOS) pyproject.toml lock/torch.in --extra convert --extra bench --extra dev -o lock/macos-arm64.txt
 	$(COMPILE) $(LINUX) pyproject.toml lock/xtts-linux.in --override lock/xtts-linux.overrides --extra xtts --extra dev -o lock/linux-x86_64-xtts.txt
 	MACOSX_DEPLOYMENT_TARGET=14.0 $(COMPILE) $(MACOS) pyproject.toml lock/xtts-macos.in --extra xtts --extra dev -o lock/macos-arm64-xtts.txt
 

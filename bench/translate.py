@@ -1,17 +1,19 @@
 """Translation benchmark: the MLX NLLB port against transformers and CTranslate2.
 
-Usage: ``.venv/bin/python bench/translate.py [--shape full|mid|quick] [--engines mlx-fp32,...]``
+Usage: ``.venv/bin/python bench/translate.py [--shape mid,full] [--engines mlx-fp32,...]
+[--threads 1,2] [--rounds 2] [--device cpu|cuda]``
 
 The full NLLB-600M shape (or ``mid``: its widths and vocabulary with 6+6 layers) with seeded
 random weights (``bench/nllb_models.py``) is converted to every MLX variant (fp32, bf16,
 fp16, 8-bit, 4-bit; full and Japanese-pruned head) and to CTranslate2 (float32, int8). MLX
 rows use the BLAS streamtts picks; ``-openblas`` and ``-reference`` rows force one. Every
 engine gets the same source ids and is forced to the same output length (end-of-sentence
-disabled), each in its own process, one after another. A single-sentence decode step is a
-matrix-vector product per weight matrix, so its speed is bound by memory bandwidth: the
-report sets each engine's measured step against the bytes that step must read (decoder
-layers, output head, caches; counted from the stored tensors) divided by this machine's
-measured read bandwidth (``bench/membw.py``). Results go to
+disabled), each run in its own process; every engine runs at every thread count, and
+``--rounds`` repeats them all, interleaved, so that the machine's changing load is shared.
+A single-sentence decode step is a matrix-vector product per weight matrix, so its speed
+is bound by memory bandwidth: the report sets each engine's measured step against the
+bytes that step must read (decoder layers, output head, caches; counted from the stored
+tensors) divided by this machine's measured read bandwidth (``bench/membw.py``). Results go to
 ``bench/results/translate[-SHAPE].md`` (and ``.json``).
 """
 
