@@ -400,12 +400,12 @@ def translate(
     if as_json:
         translator.warmup()  # so that ms is the steady figure, not the first call's
     for text in inputs:
-        [result] = translator.translate_detailed([text])
-        if as_json:
+        if as_json:  # the model's own output and tokens, as transformers would give them
+            [result] = translator.translate_detailed([text])
             record = dataclasses.asdict(result) | {"ms": round(result.ms, 3)}
             print_line(json.dumps(record, ensure_ascii=False))
-        else:
-            print_line(result.translation)
+        else:  # as speak translates: names kept as written
+            print_line(translator.translate([text])[0])
 
 
 @app.command()

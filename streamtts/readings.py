@@ -205,7 +205,7 @@ EXTENSIONS = frozenset(
 _NAME = r"[A-Za-z0-9_.\-/\\+#@$~:']"
 _TOKEN = re.compile(
     r"""
-    (?P<version>(?<![A-Za-z0-9_.])[vV]\d+(?:\.\d+)*(?![A-Za-z0-9_]|\.\d))
+    (?P<version>(?<![A-Za-z0-9_.])v\d+(?:\.\d+)*(?![A-Za-z0-9_]|\.\d))
     | (?P<dotted>(?<![A-Za-z0-9_.])\d+(?:\.\d+){2,}(?![A-Za-z0-9_]|\.\d))
     | (?P<number>(?<![A-Za-z0-9_.])\d+(?:\.\d+)?)\s?(?P<unit>[A-Za-zµ]+|%)(?![A-Za-z0-9_])
     | (?P<range>(?<![\d.-])\d+(?:\.\d+)?)\s?[-–~〜](?P<end>\d+(?:\.\d+)?)(?![\d.-])
@@ -220,6 +220,7 @@ _TOKEN = re.compile(
 )
 # The words of one identifier part: IDs / HTTP|Server / use|State / base|64.
 _WORDS = re.compile(r"[A-Z]{2,}s(?![a-z])|[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_SEPARATORS = re.compile(r"[_.\-:+#@$~'/\\]+")
 _SPACE_NEAR_KANA = re.compile(r"(?<=[^\x00-\x7f]) +| +(?=[^\x00-\x7f])")
 _SYMBOLS = re.compile(r"[_`\\|{}\[\]<>^*#$@~]")
 
@@ -261,7 +262,7 @@ def reader(*, readings: Mapping[str, str], keep: tuple[str, ...] = ()) -> Callab
 
 def warmup() -> None:
     """Load the glossary and e2k's models now, so the first sentence does not wait for them."""
-    _glossary()
+    glossary()
     _e2k()
 
 
@@ -310,7 +311,7 @@ def read_token(token: str, *, dictionary: UserDictionary = NO_DICTIONARY) -> str
     core = token.removesuffix("()").rstrip(".-':")
     if not core:
         return ""
-    known = dictionary.lookup(core) or _glossary().get(core.casefold())
+    known = dictionary.lookup(core) or glossary().get(core.casefold())
     if known is not None:
         return known
     if "/" in core or "\\" in core:
@@ -342,49 +343,54 @@ def _path(path: str, dictionary: UserDictionary) -> str:
 
 def _name(name: str, dictionary: UserDictionary) -> str:
     """An identifier's words, each read, joined so the voice runs them together."""
-    known = dictionary.lookup(name) or _glossary().get(name.casefold())
+    known = dictionary.lookup(name) or glossary().get(name.casefold())
     if known is not None:
         return known
     readings: list[str] = []
-    for part in re.split(r"[_.\-:+#@$~']+", name):
-        for word in _WORDS.findall(part):
-            reading = word if word.isdigit() else _word(word, dictionary)
-            # Digits run on without a joiner: utf8 → ユーティーエフ8, base64 → ベース64.
-            if readings and not word.isdigit() and not readings[-1][-1].isdigit():
-                readings.append(WORD_JOINER)
-            readings.append(reading)
+    for word in name_words(name):
+        reading = word if word.isdigit() else _word(word, dictionary)
+        # Digits run on without a joiner: utf8 → ユーティーエフ8, base64 → ベース64.
+        if readings and not word.isdigit() and not readings[-1][-1].isdigit():
+            readings.append(WORD_JOINER)
+        readings.append(reading)
     return "".join(readings)
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a name: parse_args → parse, args; FastAPI → Fast, API; base64 → base, 64."""
+    return [word for part in _SEPARATORS.split(name) for word in _WORDS.findall(part)]
 
 
 def _word(word: str, dictionary: UserDictionary) -> str:
     """One word of letters: the user's reading, the glossary's, letters, or e2k's katakana."""
-    return dictionary.lookup(word) or _library_word(word)
+    return dictionary.lookup(word) or word_reading(word)[0]
 
 
 @lru_cache(maxsize=8192)
-def _library_word(word: str) -> str:
-    glossary = _glossary()
+def word_reading(word: str) -> tuple[str, str]:
+    """One word's reading without the user's dictionary, and where it came from:
+    ``glossary``, ``letters`` (an acronym), ``e2k``, or ``spelled`` (e2k's n-gram model
+    judged the word unpronounceable, so it is read as letters)."""
+    terms = glossary()
     folded = word.casefold()
-    if folded in glossary:
-        return glossary[folded]
+    if folded in terms:
+        return terms[folded], "glossary"
     if word.isupper() or len(word) < 2:  # an acronym said as letters: XML, HTTP
-        return spell(word)
+        return spell(word), "letters"
     if len(word) > 2 and word[-1] == "s" and word[:-1].isupper():  # IDs, APIs, URLs
-        return _library_word(word[:-1]) + "ズ"
-    if folded[-1] == "s" and folded[:-1] in glossary:  # configs, hooks, tokens
-        return glossary[folded[:-1]] + "ズ"
-    return _katakana(folded)
+        reading, how = word_reading(word[:-1])
+        return reading + "ズ", how
+    if folded[-1] == "s" and folded[:-1] in terms:  # configs, hooks, tokens
+        return terms[folded[:-1]] + "ズ", "glossary"
+    c2k, ngram = _e2k()
+    if ngram(folded):
+        return c2k(folded), "e2k"
+    return spell(word), "spelled"
 
 
 def spell(word: str) -> str:
     """``word`` read letter by letter in Japanese letter names: XML → エックスエムエル."""
     return "".join(LETTER_NAMES.get(c, "") for c in word.upper())
-
-
-def _katakana(word: str) -> str:
-    """e2k's katakana for an English word it judges pronounceable; else its letters."""
-    c2k, ngram = _e2k()
-    return c2k(word) if ngram(word) else spell(word)
 
 
 @cache
@@ -396,7 +402,7 @@ def _e2k():
 
 
 @cache
-def _glossary() -> dict[str, str]:
+def glossary() -> dict[str, str]:
     """The software terms shipped in ``glossary.tsv``: lower-case word → reading."""
     text = files("streamtts").joinpath("glossary.tsv").read_text(encoding="utf-8")
     entries = {}

@@ -118,7 +118,7 @@ _NAME = re.compile(
     )
     (?<![.-])(?![\w/])
     """,
-    re.X,
+    re.X | re.A,  # \w is ASCII: a name ends where Japanese text begins (parse_argsの)
 )
 PLACEHOLDER = "ZQ{}"
 # A placeholder as a model may write it back: spaced out, or in full-width letters and digits.
@@ -345,9 +345,11 @@ def is_japanese(text: str) -> bool:
 
     A Japanese character says about as much as two Latin letters, so it counts double:
     ``README を更新しました`` is Japanese; an English sentence quoting a button label is not.
+    Names are not English words: Japanese prose full of them (``load_translator が
+    ModelNotFoundError を投げます``) is Japanese.
     """
     japanese = latin = 0
-    for c in text:
+    for c in _NAME.sub("", text):
         if "\u3040" <= c <= "\u30ff" or "\u3400" <= c <= "\u9fff" or "\uff66" <= c <= "\uff9f":
             japanese += 1
         elif c.isascii() and c.isalpha():

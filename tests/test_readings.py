@@ -18,7 +18,7 @@ from streamtts.audio import NullSink
 from streamtts.cli import app
 from streamtts.config import ConfigError, load_options
 from streamtts.pipeline import Finished, Pipeline
-from streamtts.readings import UserDictionary, _glossary, read, reader, spell
+from streamtts.readings import UserDictionary, glossary, read, reader, spell
 from streamtts.text import Sentence
 from streamtts.translate import load_translator
 
@@ -232,6 +232,8 @@ NAMES = [
     ("7B", "7ビー"),
     ("3D", "3ディー"),
     ("2FA", "2エフエー"),
+    ("V8", "ブイ8"),
+    ("voices_ja.npz", "ボイス・ジェーエードットエヌピーゼット"),
 ]
 
 SENTENCES = [
@@ -272,16 +274,16 @@ def test_an_acronym_is_read_in_japanese_letter_names():
     assert spell("wxyz") == "ダブリューエックスワイゼット"
 
 
-def test_the_glossary_has_one_reading_per_word_and_no_latin_in_it():
+def test_theglossary_has_one_reading_per_word_and_no_latin_in_it():
     path = Path(__file__).parent.parent / "streamtts" / "glossary.tsv"
     words = [
         line.split("\t")[0]
         for line in path.read_text(encoding="utf-8").splitlines()
         if line and not line.startswith("#")
     ]
-    assert len(words) == len(set(words)) == len(_glossary())
+    assert len(words) == len(set(words)) == len(glossary())
     assert words == [word.casefold() for word in words]
-    assert not [reading for reading in _glossary().values() if LATIN.search(reading)]
+    assert not [reading for reading in glossary().values() if LATIN.search(reading)]
 
 
 def test_the_users_readings_win_and_kept_words_stay_as_written():
