@@ -63,7 +63,7 @@ def read_as_words(name: str) -> bool:
     return all(
         readings.word_reading(word)[1] != "spelled"
         for word in readings.name_words(name)
-        if not word.isdigit()
+        if not word[0].isdigit()
     )
 
 

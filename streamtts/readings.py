@@ -219,8 +219,9 @@ _TOKEN = re.compile(
     re.X,
 )
 # The words of one identifier part: IDs / HTTP|Server / use|State / base|64.
-_WORDS = re.compile(r"[A-Z]{2,}s(?![a-z])|[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
-_SEPARATORS = re.compile(r"[_.\-:+#@$~'/\\]+")
+_WORDS = re.compile(r"[A-Z]{2,}s(?![a-z])|[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+(?:\.\d+)*")
+# A dot between digits is a decimal point (Apache-2.0, python:3.12), not a separator.
+_SEPARATORS = re.compile(r"(?:[_\-:+#@$~'/\\]|(?<!\d)\.|\.(?!\d))+")
 _SPACE_NEAR_KANA = re.compile(r"(?<=[^\x00-\x7f]) +| +(?=[^\x00-\x7f])")
 _SYMBOLS = re.compile(r"[_`\\|{}\[\]<>^*#$@~]")
 
@@ -348,16 +349,19 @@ def _name(name: str, dictionary: UserDictionary) -> str:
         return known
     readings: list[str] = []
     for word in name_words(name):
-        reading = word if word.isdigit() else _word(word, dictionary)
-        # Digits run on without a joiner: utf8 → ユーティーエフ8, base64 → ベース64.
-        if readings and not word.isdigit() and not readings[-1][-1].isdigit():
+        number = word[0].isdigit()
+        reading = _point_number(word) if number else _word(word, dictionary)
+        # A number runs on from a word without a joiner (utf8 → ユーティーエフ8, base64 →
+        # ベース64); two words, or two numbers (x86_64), are kept apart.
+        if readings and number == readings[-1][-1].isdigit():
             readings.append(WORD_JOINER)
         readings.append(reading)
     return "".join(readings)
 
 
 def name_words(name: str) -> list[str]:
-    """The words of a name: parse_args → parse, args; FastAPI → Fast, API; base64 → base, 64."""
+    """The words of a name: parse_args → parse, args; FastAPI → Fast, API; base64 → base, 64;
+    numbers whole: Apache-2.0 → Apache, 2.0."""
     return [word for part in _SEPARATORS.split(name) for word in _WORDS.findall(part)]
 
 
