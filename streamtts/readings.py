@@ -62,6 +62,7 @@ LETTER_NAMES = dict(
         strict=True,
     )
 )
+LONG_CAPS = 5  # letters from which an upper-case word that e2k can pronounce is a word
 WORD_JOINER = "・"  # between the words of one name: Open JTalk reads it as nothing
 PAUSE = "、"
 # Units after a number, read in Japanese; k and M multiply instead (10k → 10000).
@@ -379,6 +380,9 @@ def word_reading(word: str) -> tuple[str, str]:
     folded = word.casefold()
     if folded in terms:
         return terms[folded], "glossary"
+    if word.isupper() and len(word) >= LONG_CAPS and _e2k()[1](folded):
+        # Upper case this long is a word shouted (CONTRIBUTING, WARNING), not an acronym.
+        return _e2k()[0](folded), "e2k"
     if word.isupper() or len(word) < 2:  # an acronym said as letters: XML, HTTP
         return spell(word), "letters"
     if len(word) > 2 and word[-1] == "s" and word[:-1].isupper():  # IDs, APIs, URLs
