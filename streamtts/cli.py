@@ -203,7 +203,8 @@ def sentences(
     translate: Translate = None,
     model_dir: ModelDir = None,
 ) -> None:
-    """Print each sentence exactly as it would be handed to translation, one per line."""
+    """Print each sentence exactly as it would be handed to translation, one per line
+    (with --spoken: as the voice is given it)."""
     from streamtts.source import SourceStats, read_pieces
     from streamtts.text import segment
 
