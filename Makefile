@@ -164,7 +164,7 @@ lock:
 	$(COMPILE) $(LINUX) $(TORCH_FROM) pyproject.toml lock/torch.in lock/build.in $(DEV_EXTRAS) -o lock/linux-x86_64-dev.txt
 	awk '/^torch==/{on=1; print; next} on && /^[^ ]/{exit} on && /--hash/' lock/linux-x86_64-dev.txt > lock/linux-x86_64-torch.txt
 	$(COMPILE) $(LINUX) -c lock/linux-x86_64-dev.txt pyproject.toml lock/build.in -o lock/linux-x86_64-runtime.txt
-	$(COMPILE) $(LINUX) -c lock/linux-x86_64-dev.txt pyproject.toml --extra convert -o lock/linux-x86_64-convert.txt
+	$(COMPILE) $(LINUX) $(TORCH_FROM) -c lock/linux-x86_64-dev.txt pyproject.toml --extra convert -o lock/linux-x86_64-convert.txt
 	$(COMPILE) $(LINUX) $(TORCH_FROM) pyproject.toml lock/xtts-linux.in --override lock/xtts-linux.overrides --extra xtts --extra dev -o lock/linux-x86_64-xtts.txt
 	export MACOSX_DEPLOYMENT_TARGET=14.0; \
 	$(COMPILE) $(MACOS) pyproject.toml lock/torch.in lock/build.in $(DEV_EXTRAS) -o lock/macos-arm64-dev.txt && \

@@ -1,17 +1,19 @@
 """Translation benchmark: the MLX NLLB port against transformers and CTranslate2.
 
-Usage: ``.venv/bin/python bench/translate.py [--shape full|mid|quick] [--engines mlx-fp32,...]``
+Usage: ``.venv/bin/python bench/translate.py [--shape mid,full] [--engines mlx-fp32,...]
+[--threads 1,2] [--rounds 2] [--device cpu|cuda]``
 
 The full NLLB-600M shape (or ``mid``: its widths and vocabulary with 6+6 layers) with seeded
 random weights (``bench/nllb_models.py``) is converted to every MLX variant (fp32, bf16,
 fp16, 8-bit, 4-bit; full and Japanese-pruned head) and to CTranslate2 (float32, int8). MLX
 rows use the BLAS streamtts picks; ``-openblas`` and ``-reference`` rows force one. Every
 engine gets the same source ids and is forced to the same output length (end-of-sentence
-disabled), each in its own process, one after another. A single-sentence decode step is a
-matrix-vector product per weight matrix, so its speed is bound by memory bandwidth: the
-report sets each engine's measured step against the bytes that step must read (decoder
-layers, output head, caches; counted from the stored tensors) divided by this machine's
-measured read bandwidth (``bench/membw.py``). Results go to
+disabled), each run in its own process; every engine runs at every thread count, and
+``--rounds`` repeats them all, interleaved, so that the machine's changing load is shared.
+A single-sentence decode step is a matrix-vector product per weight matrix, so its speed
+is bound by memory bandwidth: the report sets each engine's measured step against the
+bytes that step must read (decoder layers, output head, caches; counted from the stored
+tensors) divided by this machine's measured read bandwidth (``bench/membw.py``). Results go to
 ``bench/results/translate[-SHAPE].md`` (and ``.json``).
 """
 
@@ -161,22 +163,31 @@ def run_engine(spec: dict[str, Any], threads: int) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
+def common_prefix(a: list[int], b: list[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share: where a drifting engine leaves them."""
+    pairs = zip(a, b, strict=False)
+    return next((i for i, (x, y) in enumerate(pairs) if x != y), min(len(a), len(b)))
+
+
 def summarise(
     name: str,
-    result: dict[str, Any],
+    runs: list[dict[str, Any]],
     *,
     step: int,
     floor_ms: float,
     reference: list[list[int]] | None,
     new_tokens: int,
 ) -> dict[str, Any]:
-    """One table row: medians, p95, derived step time, floor share, token agreement."""
-    sentence, encoder = result["sentence_ms"], result["encoder_ms"]
-    n = len(sentence)
+    """One table row from an engine's runs (pooled): medians, p95, step, floor, agreement."""
+    sentence = [ms for run in runs for ms in run["sentence_ms"]]
+    encoder = [ms for run in runs for ms in run["encoder_ms"]]
     step_ms = [(s - e) / new_tokens for s, e in zip(sentence, encoder, strict=True)]
-    same = None
+    same = prefix = None
     if reference is not None:
-        same = sum(a == b for a, b in zip(result["tokens"], reference[:n], strict=True))
+        # A run's tokens are its timed sentences: the first n of the reference's.
+        pairs = [(out, reference[i]) for run in runs for i, out in enumerate(run["tokens"])]
+        same = sum(out == ref for out, ref in pairs)
+        prefix = statistics.mean(common_prefix(out, ref) for out, ref in pairs)
     return {
         "engine": name,
         "sentences": len(sentence),
@@ -185,12 +196,13 @@ def summarise(
         "step_p95_ms": percentiles(step_ms, [95])[0],
         "sentence_ms": statistics.median(sentence),
         "sentence_p95_ms": percentiles(sentence, [95])[0],
-        "peak_rss_mb": result["peak_rss_mb"],
+        "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
         "step_mb": step / 1e6,
         "floor_ms": floor_ms,
         "floor_share": floor_ms / statistics.median(step_ms),
         "same_tokens": same,
-        "threads": result["threads"],
+        "same_prefix": prefix,
+        "threads": runs[0]["threads"],
     }
 
 
@@ -211,49 +223,49 @@ def run_engines(
     prepared: dict[str, tuple[Path, dict[str, int], int]],
     *,
     keep_ids: list[int] | None,
-) -> tuple[dict[str, dict[str, Any]], dict[str, float]]:
-    """Run each engine once; return results and the 1-minute load average before each.
+    thread_counts: list[int],
+    rounds: int,
+) -> tuple[dict[tuple[str, int], list[dict[str, Any]]], dict[tuple[str, int], list[float]]]:
+    """Run every engine at every thread count, ``rounds`` times, interleaved.
 
-    transformers runs first: its tokens are the reference the others are compared with. A
-    failing engine is reported and left out rather than costing the others' figures.
+    Returns each (engine, threads) pair's runs and the 1-minute load average before each.
+    The machine's load drifts: interleaving spreads it over all engines alike, where one
+    block per engine would hand one engine the quiet minutes. Each round starts the engine
+    list one place further along. transformers runs first of all: the tokens of its first
+    run (every sentence, timed or not) are the reference the others are compared with. A
+    failing run is reported and left out rather than costing the others' figures.
     """
-    results, loads = {}, {}
-    for name in sorted(names, key=lambda n: n != "torch"):
-        spec = {
-            **base,
-            "name": name,
-            "kind": ENGINES[name].kind,
-            "model_dir": str(prepared[name][0]),
-            "keep_ids": keep_ids if name == "torch" else None,
-        }
-        loads[name] = os.getloadavg()[0]
-        print(f"running {name} (load {loads[name]:.2f}) …", flush=True)
-        try:
-            results[name] = run_engine(spec, base["threads"])
-        except RuntimeError as error:
-            print(error, file=sys.stderr)
-    return results, loads
+    runs: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    loads: dict[tuple[str, int], list[float]] = {}
+    order = sorted(names, key=lambda n: n != "torch")
+    for n in range(rounds):
+        shifted = order[n % len(order) :] + order[: n % len(order)]
+        for threads in thread_counts:
+            for name in shifted:
+                reference = name == "torch" and not any(k[0] == "torch" for k in runs)
+                spec = {
+                    **base,
+                    "name": name,
+                    "kind": ENGINES[name].kind,
+                    "model_dir": str(prepared[name][0]),
+                    "threads": threads,
+                    "reference": reference,
+                    "keep_ids": keep_ids if reference else None,
+                }
+                load = os.getloadavg()[0]
+                print(f"round {n + 1}/{rounds}: {name} × {threads} (load {load:.2f}) …", flush=True)
+                try:
+                    result = run_engine(spec, threads)
+                except RuntimeError as error:
+                    print(error, file=sys.stderr)
+                    continue
+                runs.setdefault((name, threads), []).append(result)
+                loads.setdefault((name, threads), []).append(load)
+    return runs, loads
 
 
-def main() -> None:
-    """Build the models, run every engine, print the table and write the results files."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", choices=SHAPES, default="full", help="quick: a smoke run")
-    parser.add_argument("--engines", help=f"comma-separated subset of: {', '.join(ENGINES)}")
-    parser.add_argument("--sentences", type=int, default=20)
-    parser.add_argument("--length", type=int, default=24, help="source ids per sentence (±3)")
-    parser.add_argument("--new-tokens", type=int, default=32, help="forced output length")
-    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--budget", type=float, default=90.0, help="seconds per engine")
-    parser.add_argument("--min-sentences", type=int, default=3)
-    parser.add_argument("--tag", help="write results/translate-TAG.md instead")
-    args = parser.parse_args()
-
-    shape = SHAPES[args.shape]()
-    names = args.engines.split(",") if args.engines else list(ENGINES)
-    unknown = set(names) - set(ENGINES)
-    if unknown:
-        parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
+def run_shape(shape: models.Shape, names: list[str], args: argparse.Namespace) -> None:
+    """Build one shape's models, run the engines, print the table and write the results."""
     from streamtts.nllb.tokenizer import language_code_ids
 
     tgt_lang_id = language_code_ids(shape.sp_size)["jpn_Jpan"]
@@ -270,61 +282,111 @@ def main() -> None:
         "sources": sources,
         "tgt_lang_id": tgt_lang_id,
         "new_tokens": args.new_tokens,
-        "threads": args.threads,
         "budget_s": args.budget,
         "min_sentences": args.min_sentences,
+        "device": args.device,
     }
-    results, loads = run_engines(names, base, prepared, keep_ids=keep_ids)
-    names = [name for name in names if name in results]
+    runs, loads = run_engines(
+        names, base, prepared, keep_ids=keep_ids, thread_counts=args.threads, rounds=args.rounds
+    )
+    machine["load average at the end (1, 5, 15 min)"] = " ".join(
+        f"{x:.2f}" for x in os.getloadavg()
+    )
     # Other processes' load moves the figure: keep the best of before and after the run.
     after = membw.read_bandwidth_gbs()
     bandwidth = {label: max(before[label], after[label]) for label in before}
 
-    rows = {}
-    for name in names:
-        _, sizes, act_bytes = prepared[name]
-        step = step_bytes(
-            sizes, shape.config, src_len=src_len, act_bytes=act_bytes, new_tokens=args.new_tokens
-        )
-        reference = None
-        if "torch" in results and name != "torch":
+    reference = next(
+        (run for (name, _), found in runs.items() if name == "torch" for run in found[:1]), {}
+    )
+    rows = []
+    for threads in args.threads:
+        for name in names:
+            if (name, threads) not in runs:
+                continue
+            _, sizes, act_bytes = prepared[name]
+            step = step_bytes(
+                sizes,
+                shape.config,
+                src_len=src_len,
+                act_bytes=act_bytes,
+                new_tokens=args.new_tokens,
+            )
             key = "restricted_tokens" if ENGINES[name].prune else "tokens"
-            reference = results["torch"].get(key)
-        rows[name] = summarise(
-            name,
-            results[name],
-            step=step,
-            floor_ms=step / (bandwidth["best"] * 1e9) * 1e3,
-            reference=reference,
-            new_tokens=args.new_tokens,
-        )
-        rows[name]["load_before"] = loads[name]
+            row = summarise(
+                name,
+                runs[(name, threads)],
+                step=step,
+                floor_ms=step / (bandwidth["best"] * 1e9) * 1e3,
+                reference=reference.get(key) if name != "torch" else None,
+                new_tokens=args.new_tokens,
+            )
+            row["thread_count"] = threads
+            row["loads"] = loads[(name, threads)]
+            rows.append(row)
 
-    table = render_table([rows[n] for n in names])
+    table = render_table(rows)
     checks = check_targets(rows)
     print(table)
     print("\n".join(checks))
     settings = Settings(
-        shape=args.shape,
+        shape=shape.name,
         sentences=args.sentences,
         new_tokens=args.new_tokens,
         min_sentences=args.min_sentences,
         budget=args.budget,
-        threads=args.threads,
+        threads=tuple(args.threads),
+        rounds=args.rounds,
+        device=args.device,
         tag=args.tag,
     )
     write_results(
         shape=shape,
         settings=settings,
-        rows=[rows[n] for n in names],
+        rows=rows,
         table=table,
         checks=checks,
         machine=machine,
         bandwidth=bandwidth,
         keep_ids=keep_ids,
         src_len=src_len,
-        results=results,
+        tokens={f"{name}@{t}": found[0]["tokens"] for (name, t), found in runs.items()},
     )
+
+
+def main() -> None:
+    """Parse the options and run each shape in turn."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shape", default="full", help=f"comma-separated: {', '.join(SHAPES)} (quick: a smoke run)"
+    )
+    parser.add_argument("--engines", help=f"comma-separated subset of: {', '.join(ENGINES)}")
+    parser.add_argument("--sentences", type=int, default=20)
+    parser.add_argument("--length", type=int, default=24, help="source ids per sentence (±3)")
+    parser.add_argument("--new-tokens", type=int, default=32, help="forced output length")
+    parser.add_argument(
+        "--threads",
+        type=lambda text: [int(t) for t in text.split(",")],
+        default=[os.cpu_count() or 1],
+        help="threads per engine, comma-separated (e.g. 1,2: every engine runs at each)",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved runs of every engine")
+    parser.add_argument("--budget", type=float, default=90.0, help="seconds per engine run")
+    parser.add_argument("--min-sentences", type=int, default=3)
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="cuda: bench/gpu.sh's run"
+    )
+    parser.add_argument("--tag", help="write results/translate-TAG.md instead")
+    args = parser.parse_args()
+
+    shapes = args.shape.split(",")
+    names = args.engines.split(",") if args.engines else list(ENGINES)
+    if unknown := set(shapes) - set(SHAPES):
+        parser.error(f"unknown shapes: {', '.join(sorted(unknown))}")
+    if unknown := set(names) - set(ENGINES):
+        parser.error(f"unknown engines: {', '.join(sorted(unknown))}")
+    for shape in shapes:
+        run_shape(SHAPES[shape](), names, args)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ def run_mlx(spec: dict[str, Any]) -> dict[str, Any]:
     blas.load()  # before MLX is first imported, as streamtts.nllb does
     import mlx.core as mx
 
+    if spec["device"] == "cuda":
+        mx.set_default_device(mx.gpu)  # mlx[cuda]: the GPU is MLX's "gpu" device
+
     from streamtts.nllb.generate import GenerateOptions, generate, pad_batch
     from streamtts.nllb.load import load
 
@@ -79,7 +82,10 @@ def run_mlx(spec: dict[str, Any]) -> dict[str, Any]:
 
     result = _measure(spec, encode, translate)
     result["load_ms"] = load_ms
-    result["threads"] = f"MLX CPU; matmuls in {blas.in_use()} ({blas.resolved_library()})"
+    if spec["device"] == "cuda":
+        result["threads"] = f"MLX on {mx.device_info().get('device_name', 'the GPU')}"
+    else:
+        result["threads"] = f"MLX CPU; matmuls in {blas.in_use()} ({blas.resolved_library()})"
     return result
 
 
@@ -89,14 +95,15 @@ def run_torch(spec: dict[str, Any]) -> dict[str, Any]:
     from transformers import LogitsProcessor, LogitsProcessorList, M2M100ForConditionalGeneration
 
     torch.set_num_threads(spec["threads"])
-    model = M2M100ForConditionalGeneration.from_pretrained(spec["model_dir"]).eval()
+    device = spec["device"]
+    model = M2M100ForConditionalGeneration.from_pretrained(spec["model_dir"]).eval().to(device)
     lang = spec["tgt_lang_id"]
 
     class KeepOnly(LogitsProcessor):
         """Scores outside ``ids`` become -inf: the full head restricted to a pruned head's rows."""
 
         def __init__(self, ids: list[int]) -> None:
-            self.mask = torch.full((model.config.vocab_size,), float("-inf"))
+            self.mask = torch.full((model.config.vocab_size,), float("-inf"), device=device)
             self.mask[ids] = 0.0
 
         def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
@@ -105,7 +112,7 @@ def run_torch(spec: dict[str, Any]) -> dict[str, Any]:
     def generate(src: list[int], new_tokens: int, processors: list) -> list[int]:
         # +1: transformers spends a step producing the forced language token.
         out = model.generate(
-            input_ids=torch.tensor([src]),
+            input_ids=torch.tensor([src], device=device),
             num_beams=1,
             do_sample=False,
             use_cache=True,
@@ -117,19 +124,22 @@ def run_torch(spec: dict[str, Any]) -> dict[str, Any]:
         return out[0, 2:].tolist()  # drop the start token </s> and the language token
 
     def encode(src: list[int]) -> None:
-        model.get_encoder()(input_ids=torch.tensor([src]))
+        model.get_encoder()(input_ids=torch.tensor([src], device=device))
+        if device == "cuda":
+            torch.cuda.synchronize()  # the encoder's kernels, not just their launch
 
     with torch.inference_mode():
         result = _measure(spec, encode, lambda src, n: generate(src, n, []))
-        # The reference for the other engines covers every sentence, timed or not.
-        untimed = spec["sources"][len(result["tokens"]) :]
-        result["tokens"] += [generate(src, spec["new_tokens"], []) for src in untimed]
-        if spec.get("keep_ids"):
+        if spec["reference"]:
+            # The reference for the other engines covers every sentence, timed or not.
+            untimed = spec["sources"][len(result["tokens"]) :]
+            result["tokens"] += [generate(src, spec["new_tokens"], []) for src in untimed]
+        if spec["keep_ids"]:
             keep = [KeepOnly(spec["keep_ids"])]
             result["restricted_tokens"] = [
                 generate(src, spec["new_tokens"], keep) for src in spec["sources"]
             ]
-    result["threads"] = f"torch.set_num_threads({spec['threads']})"
+    result["threads"] = f"torch.set_num_threads({spec['threads']}), {device}"
     return result
 
 
@@ -145,7 +155,7 @@ def run_ct2(spec: dict[str, Any]) -> dict[str, Any]:
     vocab = json.loads((model_dir / "shared_vocabulary.json").read_text())
     index = {token: i for i, token in enumerate(vocab)}
     translator = ctranslate2.Translator(
-        str(model_dir), device="cpu", intra_threads=spec["threads"], inter_threads=1
+        str(model_dir), device=spec["device"], intra_threads=spec["threads"], inter_threads=1
     )
     prefix = [[vocab[spec["tgt_lang_id"]]]]
 
@@ -161,7 +171,7 @@ def run_ct2(spec: dict[str, Any]) -> dict[str, Any]:
         return [index[token] for token in result.hypotheses[0][1:]]
 
     result = _measure(spec, lambda src: translate(src, 0), translate)
-    result["threads"] = f"intra_threads={spec['threads']}"
+    result["threads"] = f"intra_threads={spec['threads']}, {spec['device']}"
     return result
 
 

@@ -7,19 +7,27 @@ Opening another BLAS with ``RTLD_GLOBAL`` *before* the first ``import mlx.core``
 rebuilding anything. :func:`load` does this once; ``streamtts.nllb`` and
 ``streamtts.convert`` call it on import, which every entry point reaches before MLX.
 
-Two libraries are looked for, best first. MKL (``pip install mkl``: ``libmkl_rt`` in this
-environment's ``lib/``) runs the one-row products of a decode step near memory bandwidth.
+Two libraries are looked for, best first. MKL (``libmkl_rt`` in this environment's
+``lib/``: a dependency of streamtts on Linux x86-64) runs the one-row products of a decode
+step near memory bandwidth.
 Debian's OpenBLAS 0.3.21 (``libopenblas0-pthread``) is as fast on whole matrices (the
 encoder) but sends a one-row ``sgemm`` through its packing path, 3-5x slower than a
 ``gemv`` (bench/results/translate*.md); newer OpenBLAS forwards those to ``gemv``.
 
 ``STREAMTTS_BLAS`` chooses: ``auto`` (default: MKL, else OpenBLAS, else the wheel's own),
-``mkl``, ``openblas``, ``reference`` (the wheel's own BLAS), or a library's path. Threads:
-``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` when set, else the CPUs this process may
-run on (at most 8: a decode step is bound by memory bandwidth, which a few cores
-saturate); MKL runs its sequential layer unless ``MKL_THREADING_LAYER`` says otherwise, so
-no OpenMP threads spin beside the speech engine. macOS needs none of this: MLX uses
-Accelerate there.
+``mkl``, ``openblas``, ``reference`` (the wheel's own BLAS), or a library's path.
+
+Threads (:func:`threads`): ``STREAMTTS_THREADS``, else ``OMP_NUM_THREADS``, else the CPUs
+this process may run on (at most 8: a decode step is bound by memory bandwidth, which a
+few cores saturate); ``OPENBLAS_NUM_THREADS`` / ``MKL_NUM_THREADS`` still win for their own
+library. MLX calls ``cblas_sgemm`` from the one worker thread of its CPU stream, so a BLAS
+that uses more cores must run its own threads inside each call: OpenBLAS's pthreads do;
+MKL does with its Intel OpenMP layer (``libiomp5``, which the ``mkl`` wheel brings along as
+``intel-openmp``), chosen whenever more than one thread is asked for. Its GNU OpenMP layer
+was 10-20x slower on a decode step's small products in MLX's calling pattern
+(bench/results/translate-profile.md), and one thread needs no OpenMP at all (sequential
+layer). ``MKL_THREADING_LAYER`` set by the user is kept. macOS needs none of this: MLX
+uses Accelerate there.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import sys
 from pathlib import Path
 
 ENV = "STREAMTTS_BLAS"
+THREADS_ENV = "STREAMTTS_THREADS"
 MAX_THREADS = 8
 # Debian/Ubuntu's multiarch paths first (the pthread build: its threads do not fight
 # MLX's own), then whatever the linker cache knows as libopenblas.
@@ -40,6 +49,9 @@ CANDIDATES = (
     "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
     "/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
 )
+
+# What in_use() calls MKL's threading layers (MKL_THREADING_LAYER's values).
+LAYER_NAMES = {"INTEL": "Intel OpenMP", "GNU": "GNU OpenMP", "TBB": "TBB"}
 
 _state: dict[str, object] = {}
 
@@ -56,12 +68,35 @@ def _find_openblas() -> str | None:
     return ctypes.util.find_library("openblas")
 
 
-def _threads() -> int:
+def _cpus() -> int:
     try:
-        cpus = len(os.sched_getaffinity(0))
+        return len(os.sched_getaffinity(0))
     except AttributeError:  # macOS
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, MAX_THREADS))
+        return os.cpu_count() or 1
+
+
+def threads(environ: dict[str, str] | None = None, *, cpus: int | None = None) -> int:
+    """Threads for MLX's CPU products: ``STREAMTTS_THREADS``, ``OMP_NUM_THREADS``, or the CPUs.
+
+    A value that is not a positive whole number is passed over, as OpenMP does; the CPU
+    count is capped at ``MAX_THREADS``, an explicit value is not.
+    """
+    env = os.environ if environ is None else environ
+    for name in (THREADS_ENV, "OMP_NUM_THREADS"):
+        value = env.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return max(1, min(_cpus() if cpus is None else cpus, MAX_THREADS))
+
+
+def mkl_layer(mkl_path: str, count: int) -> str:
+    """MKL's threading layer for ``count`` threads: Intel OpenMP when it is there, else none.
+
+    ``libiomp5`` sits beside ``libmkl_rt`` when both came from pip (``intel-openmp``).
+    """
+    if count > 1 and Path(mkl_path).with_name("libiomp5.so").is_file():
+        return "INTEL"
+    return "SEQUENTIAL"
 
 
 def load() -> str | None:
@@ -86,9 +121,15 @@ def load() -> str | None:
         _state["late"] = True
         path = None
     if path:
-        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(_threads()))
-        os.environ.setdefault("MKL_NUM_THREADS", str(_threads()))
-        os.environ.setdefault("MKL_THREADING_LAYER", "SEQUENTIAL")
+        count = threads()
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", str(count))
+        os.environ.setdefault("MKL_NUM_THREADS", str(count))
+        os.environ.setdefault("MKL_THREADING_LAYER", mkl_layer(path, count))
+        # Intel OpenMP's workers spin 200 ms after each product by default: on two cores that
+        # takes a core from the speech engine and, on a loaded machine, from the product
+        # itself. 0 made the decode step faster in 4 of 4 interleaved pairs at load 2.7-8
+        # (bench/results/translate-profile.md).
+        os.environ.setdefault("KMP_BLOCKTIME", "0")
         try:
             _state["lib"] = ctypes.CDLL(path, mode=os.RTLD_GLOBAL)
         except OSError:
@@ -122,11 +163,15 @@ def _resolved_sgemm() -> str | None:
         return None
 
 
+def _threads_phrase(count: int) -> str:
+    return "1 thread" if count == 1 else f"{count} threads"
+
+
 def in_use() -> str:
     """One short phrase naming the BLAS behind MLX's CPU products, e.g. for ``--stats``.
 
-    ``MKL 2026.0.2 (sequential)``, ``OpenBLAS 0.3.21 (2 threads)``, ``reference BLAS (mlx
-    wheel)``, or ``Accelerate``.
+    ``MKL 2026.2 (2 threads, Intel OpenMP)``, ``MKL 2026.2 (sequential)``, ``OpenBLAS
+    0.3.21 (2 threads)``, ``reference BLAS (mlx wheel)``, or ``Accelerate``.
     """
     if sys.platform == "darwin":
         return "Accelerate"
@@ -136,18 +181,20 @@ def in_use() -> str:
         lib.MKL_Get_Version_String(text, len(text))
         words = text.value.decode().split()
         version = next((w for w in words if w[:1].isdigit()), "").split("-")[0]
-        layer = os.environ.get("MKL_THREADING_LAYER", "").lower()
-        threads = "sequential" if layer == "sequential" else f"{lib.MKL_Get_Max_Threads()} threads"
-        return f"MKL {version} ({threads})"
+        layer = os.environ.get("MKL_THREADING_LAYER", "").upper()
+        if layer == "SEQUENTIAL":
+            return f"MKL {version} (sequential)"
+        openmp = LAYER_NAMES.get(layer, layer.lower())
+        return f"MKL {version} ({_threads_phrase(lib.MKL_Get_Max_Threads())}, {openmp})"
     if lib is not None:
         try:
             lib.openblas_get_config.restype = ctypes.c_char_p
             config = lib.openblas_get_config().decode()
-            threads = lib.openblas_get_num_threads()
+            count = lib.openblas_get_num_threads()
         except AttributeError:
             return f"BLAS {Path(str(_state['path'])).name}"
         version = config.split()[1] if config.startswith("OpenBLAS ") else ""
-        return f"OpenBLAS {version} ({threads} threads)".replace("  ", " ")
+        return f"OpenBLAS {version} ({_threads_phrase(count)})".replace("  ", " ")
     why = " (mlx imported before streamtts.blas)" if _state.get("late") else ""
     return f"reference BLAS (mlx wheel){why}"
 

@@ -191,15 +191,30 @@ def sentences(
         InputFormat,
         typer.Option("--format", help="Input format; auto detects it from the first events."),
     ] = "auto",
+    spoken: Annotated[
+        bool,
+        typer.Option(
+            "--spoken",
+            metavar=FLAG,
+            help="Print each sentence as the voice is given it: translated as --translate "
+            "says (and the config file), then with code words read as words.",
+        ),
+    ] = False,
+    translate: Translate = None,
+    model_dir: ModelDir = None,
 ) -> None:
-    """Print each sentence exactly as it would be handed to translation, one per line."""
+    """Print each sentence exactly as it would be handed to translation, one per line
+    (with --spoken: as the voice is given it)."""
     from streamtts.source import SourceStats, read_pieces
     from streamtts.text import segment
 
+    say = _spoken_line(translate=translate, model_dir=model_dir) if spoken else None
     stats = SourceStats()
     with open_input(file) as stream:
         for sentence in segment(read_pieces(stream, fmt=input_format, stats=stats)):
-            print_line(sentence.text)
+            line = sentence.text if say is None else say(sentence.text)
+            if line.strip():  # the pipeline skips a sentence with nothing left to say
+                print_line(line)
     logging.getLogger(__name__).info(
         "%d lines (%s), %d malformed, %d long lines skimmed",
         stats.lines,
@@ -207,6 +222,17 @@ def sentences(
         stats.malformed,
         stats.skimmed,
     )
+
+
+def _spoken_line(*, translate: str | None, model_dir: Path | None):
+    """What ``speak`` gives the voice for a sentence: its translator, then its readings."""
+    from streamtts import readings
+    from streamtts.translate import load_translator
+
+    options = speak_options({"translate": translate, "model_dir": model_dir})
+    translator = load_translator(options.translate, model_dir=options.model_dir)
+    read = readings.reader(readings=options.readings, keep=options.keep)
+    return lambda text: read(translator.translate([text])[0])
 
 
 @app.command()
@@ -375,12 +401,12 @@ def translate(
     if as_json:
         translator.warmup()  # so that ms is the steady figure, not the first call's
     for text in inputs:
-        [result] = translator.translate_detailed([text])
-        if as_json:
+        if as_json:  # the model's own output and tokens, as transformers would give them
+            [result] = translator.translate_detailed([text])
             record = dataclasses.asdict(result) | {"ms": round(result.ms, 3)}
             print_line(json.dumps(record, ensure_ascii=False))
-        else:
-            print_line(result.translation)
+        else:  # as speak translates: names kept as written
+            print_line(translator.translate([text])[0])
 
 
 @app.command()

@@ -56,6 +56,9 @@ class SpeakOptions:
         daemon: speak through the resident daemon (``streamtts serve``) when one answers.
         given: the options the command line gave (not a config key): only these are
             requests a running daemon must meet; the others describe an own run.
+        readings: the user's dictionary, word → how the voice should say it (a project name,
+            a colleague's name); it wins over the glossary. Config file only (a TOML table).
+        keep: words the voice is given exactly as written. Config file only (a list).
     """
 
     translate: str = "nllb"
@@ -72,6 +75,8 @@ class SpeakOptions:
     stats_json: Path | None = None
     format: str = "auto"
     daemon: bool = True
+    readings: dict[str, str] = field(default_factory=dict)
+    keep: tuple[str, ...] = ()
     given: frozenset[str] = field(default=frozenset(), compare=False, metadata={"config": False})
 
     @property
@@ -152,16 +157,24 @@ def load_options(
 
 def _field_types() -> dict[str, type]:
     # Optional fields resolve to their non-None type: None is only ever a default here.
+    # Collections (the user dictionary) resolve to their container: dict, tuple.
     hints = typing.get_type_hints(SpeakOptions)
     types = {}
     for option in fields(SpeakOptions):
-        if option.metadata.get("config", True):
-            args = [a for a in typing.get_args(hints[option.name]) if a is not type(None)]
-            types[option.name] = args[0] if args else hints[option.name]
+        if not option.metadata.get("config", True):
+            continue
+        hint = hints[option.name]
+        if typing.get_origin(hint) in (dict, tuple):
+            types[option.name] = typing.get_origin(hint)
+            continue
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        types[option.name] = args[0] if args else hint
     return types
 
 
 def _from_text(key: str, kind: type, text: str, *, origin: str) -> object:
+    if kind in (dict, tuple):
+        raise ConfigError(f"{origin}: {key} can only be set in the config file")
     if kind is bool:
         word = text.strip().lower()
         if word in _TRUE | _FALSE:
@@ -185,9 +198,16 @@ def _from_toml(key: str, kind: type, value: object, *, origin: str) -> object:
         return float(value)
     if kind is Path and isinstance(value, str):
         return Path(value).expanduser()
+    if kind is dict and isinstance(value, dict):
+        if all(isinstance(reading, str) and reading.strip() for reading in value.values()):
+            return value
+        raise ConfigError(f"[{key}] in {origin}: each reading must be a non-empty string")
+    if kind is tuple and isinstance(value, list) and all(isinstance(w, str) for w in value):
+        return tuple(value)
     if isinstance(value, kind) and kind is not float:
         return value
-    raise ConfigError(f"{key} = {value!r} in {origin}: expected {kind.__name__}")
+    expected = {dict: "a table of readings", tuple: "a list of words"}.get(kind, kind.__name__)
+    raise ConfigError(f"{key} = {value!r} in {origin}: expected {expected}")
 
 
 def _validated(options: SpeakOptions) -> SpeakOptions:

@@ -67,6 +67,10 @@ STOP_WAIT = 2.0  # seconds stop() waits for the stages to wind down
 SWITCH_INTERVAL = 0.001
 
 
+def _as_written(text: str) -> str:
+    return text
+
+
 @dataclass(frozen=True)
 class Ready:
     """Both models are loaded and warm: seconds per load and warm-up, and ``total`` since the
@@ -134,7 +138,9 @@ class Pipeline:
     any work is spent on it; ``max_age`` is the same limit by another name (the daemon's
     queue policy, so its skips are counted apart). ``max_ahead`` bounds the seconds of
     audio synthesized before the player needs them. ``cancel`` skips sentences already
-    taken (the resident daemon's stop, skip and latest-turn policy). A pipeline runs once.
+    taken (the resident daemon's stop, skip and latest-turn policy). ``read`` turns each
+    translation into what the voice is given (``streamtts.readings``; default: as written),
+    on the translation thread. A pipeline runs once.
     """
 
     def __init__(
@@ -146,8 +152,10 @@ class Pipeline:
         max_lag: float | None = None,
         max_age: float | None = None,
         max_ahead: float = MAX_AHEAD,
+        read: Callable[[str], str] | None = None,
     ) -> None:
         self._load_translator = load_translator
+        self._reading = read or _as_written
         self._load_engine = load_engine
         self._sink = sink
         self._max_lag = max_lag
@@ -298,10 +306,11 @@ class Pipeline:
             for record in records:
                 self._translate_batch(translator, [record])
             return
+        spoken = [self._reading(translation) for translation in translations]
         done = time.perf_counter()
-        for record, translation in zip(records, translations, strict=True):
-            record.translation, record.t_translated = translation, done
-            if not translation.strip():
+        for record, translation, said in zip(records, translations, spoken, strict=True):
+            record.translation, record.spoken, record.t_translated = translation, said, done
+            if not said.strip():
                 record.skip("empty", "nothing left to speak after translation")
 
     def _synthesize(self) -> None:
@@ -327,7 +336,7 @@ class Pipeline:
         record.t_synth_start = time.perf_counter()
         try:
             # The whole sentence: the engine splits it into the chunks it speaks.
-            for chunk in engine.synthesize(record.translation):
+            for chunk in engine.synthesize(record.spoken):
                 if record.skipped:  # cancelled while it was being synthesized
                     break
                 if record.t_first_chunk is None:

@@ -206,16 +206,26 @@ def speak_pieces(
 
 
 def build_pipeline(options: SpeakOptions, sink: AudioSink, *, max_age: float | None = None):
-    """The pipeline ``options`` describe, playing into ``sink`` (the daemon's too)."""
+    """The pipeline ``options`` describe, playing into ``sink`` (the daemon's too).
+
+    Every engine is given the readings (``streamtts.readings``): each speaks a Japanese
+    voice whose reader spells or mangles Latin script (see the README's readings section).
+    """
+    from streamtts import readings
     from streamtts.translate import load_translator
     from streamtts.tts import load_engine
 
+    def translator():
+        readings.warmup()  # e2k's models load beside the translator, not on the first sentence
+        return load_translator(options.translate, model_dir=options.model_dir)
+
     return Pipeline(
-        load_translator=lambda: load_translator(options.translate, model_dir=options.model_dir),
+        load_translator=translator,
         load_engine=lambda: load_engine(options.tts, voice=options.voice, speed=options.speed),
         sink=sink,
         max_lag=options.max_lag,
         max_age=max_age,
+        read=readings.reader(readings=options.readings, keep=options.keep),
     )
 
 

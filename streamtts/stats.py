@@ -56,6 +56,7 @@ class SentenceRecord:
     text: str
     t_ready: float
     translation: str | None = None
+    spoken: str | None = None  # the translation as the voice is given it (readings applied)
     t_translate_start: float | None = None
     t_translated: float | None = None
     t_synth_start: float | None = None

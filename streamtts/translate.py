@@ -7,12 +7,19 @@ MLX work then never crosses threads. ``auto`` passes text that is already Japane
 and loads NLLB only when some text is not, so a machine without a converted model can still
 speak Japanese input; ``none`` speaks the text as it is. The NLLB translator also reports,
 per text, the generated token ids and the wall time of the call, for ``translate --json``.
+
+Names stay as written: NLLB would transliterate or translate an identifier (``parse_args``,
+``CHANGELOG.md``, ``v0.4.2``), so before the model sees a sentence each name is swapped for a
+placeholder it copies (``ZQ0``, ``ZQ1``…), and the names are put back in its output. An
+output that lost a placeholder, repeats one or invents one would lose or duplicate a name:
+that sentence is translated again unprotected instead, and counted (``NameStats``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +99,98 @@ def default_model_dir() -> Path:
     return user_cache_dir() / MODEL_NAME
 
 
+# What a name looks like in English prose: an identifier with _ or an inner capital or digit,
+# a dotted name or file, a path, a flag, a version, an acronym. Plain words are translated.
+_NAME = re.compile(
+    r"""
+    (?<![\w/.-])
+    (?:
+        --?[A-Za-z][\w-]*                                  # --dry-run, -v
+        | (?:[~.]{0,2}/)?[\w.-]+(?:/[\w.-]+)+/?              # src/cli.py, ~/.config
+        | [vV]\d+(?:\.\d+)*(?:-?[A-Za-z]+\d*)?              # v0.4.2, v2, v1.0-rc1
+        | \d+(?:\.\d+){2,}                                   # 0.4.2
+        | \.?[A-Za-z_]\w+(?:\.[A-Za-z_]\w*)+(?:\(\))?       # os.path.join, CHANGELOG.md
+        | \w*_\w*(?:\(\))?                                    # parse_args, __init__
+        | [a-z]+[A-Z]\w*(?:\(\))?                             # useState, macOS
+        | [A-Z][A-Za-z]*[A-Z][A-Za-z\d]*                      # FastAPI, GitHub, JSON
+        | [A-Za-z]+\d[\w]*                                   # utf8, k8s, sha256
+        | \w+\(\)                                            # main()
+    )
+    (?<![.-])(?![\w/])
+    """,
+    re.X | re.A,  # \w is ASCII: a name ends where Japanese text begins (parse_argsの)
+)
+PLACEHOLDER = "ZQ{}"
+# A placeholder as a model may write it back: spaced out, or in full-width letters and digits.
+_PLACEHOLDER = re.compile(r"[ZＺ]\s?[QＱ]\s?([0-9０-９]+)")
+
+
+@dataclass
+class NameStats:
+    """How the names of translated sentences fared: ``protected`` sentences had names,
+    ``restored`` got each back from a placeholder, ``fell_back`` were translated again
+    unprotected because the model dropped, repeated or invented a placeholder."""
+
+    protected: int = 0
+    restored: int = 0
+    fell_back: int = 0
+
+
+def protect(text: str) -> tuple[str, list[str]]:
+    """``text`` with each name replaced by a placeholder, and the names in placeholder order.
+
+    Text that already holds something placeholder-like is left as it is (no names), so a
+    placeholder in the output always stands for a name of ours.
+    """
+    if _PLACEHOLDER.search(text):
+        return text, []
+    names: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        names.append(match.group())
+        return PLACEHOLDER.format(len(names) - 1)
+
+    return _NAME.sub(swap, text), names
+
+
+def restore(translation: str, names: list[str]) -> str | None:
+    """``translation`` with each placeholder back to its name; None unless every name's
+    placeholder appears exactly once and no other placeholder does."""
+    found = [int(index) for index in _PLACEHOLDER.findall(translation)]
+    if sorted(found) != list(range(len(names))):
+        return None
+    return _PLACEHOLDER.sub(lambda match: names[int(match.group(1))], translation)
+
+
+def translate_keeping_names(
+    texts: list[str], translate: Callable[[list[str]], list[str]], stats: NameStats
+) -> list[str]:
+    """``translate(texts)`` with the names of each text protected (see the module docstring).
+
+    One batch goes through ``translate`` with placeholders; the texts whose output does not
+    give every name back exactly once go through it again as written, in a second batch.
+    """
+    protected = [protect(text) for text in texts]
+    out = translate([masked for masked, _ in protected])
+    again = []
+    for i, (masked, names) in enumerate(protected):
+        if not names:
+            continue
+        stats.protected += 1
+        restored = restore(out[i], names)
+        if restored is None:
+            again.append(i)
+            log.info("placeholders lost in %r → %r; translated unprotected", masked, out[i])
+        else:
+            stats.restored += 1
+            out[i] = restored
+    if again:
+        stats.fell_back += len(again)
+        for i, translation in zip(again, translate([texts[i] for i in again]), strict=True):
+            out[i] = translation
+    return out
+
+
 class NllbTranslator:
     """Greedy NLLB-200 translation with the MLX port; guards as ``options`` set them."""
 
@@ -122,17 +221,22 @@ class NllbTranslator:
         except ModelDirError as error:
             raise ModelNotFoundError(str(error)) from None
         self._tgt_id = self.bundle.tokenizer.lang_id(tgt_lang)
+        self.names = NameStats()
 
     def warmup(self) -> None:
         """Translate one short sentence, so MLX has built and cached what decoding needs."""
         self.translate([WARMUP_TEXT])
 
     def translate(self, texts: list[str]) -> list[str]:
-        """One translation per text; blank text translates to an empty string."""
+        """One translation per text, names kept as written; blank text translates to ''."""
+        return translate_keeping_names(texts, self._translate_plain, self.names)
+
+    def _translate_plain(self, texts: list[str]) -> list[str]:
         return [t.translation for t in self.translate_detailed(texts)]
 
     def translate_detailed(self, texts: list[str]) -> list[Translation]:
-        """Like :meth:`translate`, with the generated token ids and the call's wall time."""
+        """The model's own output for each text as written (no name protection), with the
+        generated token ids and the call's wall time."""
         from streamtts.nllb.generate import generate
 
         start = time.perf_counter()
@@ -241,9 +345,11 @@ def is_japanese(text: str) -> bool:
 
     A Japanese character says about as much as two Latin letters, so it counts double:
     ``README を更新しました`` is Japanese; an English sentence quoting a button label is not.
+    Names are not English words: Japanese prose full of them (``load_translator が
+    ModelNotFoundError を投げます``) is Japanese.
     """
     japanese = latin = 0
-    for c in text:
+    for c in _NAME.sub("", text):
         if "\u3040" <= c <= "\u30ff" or "\u3400" <= c <= "\u9fff" or "\uff66" <= c <= "\uff9f":
             japanese += 1
         elif c.isascii() and c.isalpha():

@@ -168,7 +168,7 @@ def test_watch_of_a_project_without_sessions_waits_and_reads_the_first_from_its_
         assert announced == [None]
         project.mkdir()
         lines = SESSION.read_bytes().splitlines(keepends=True)
-        (project / "first.jsonl").write_bytes(lines[3] + lines[7])
+        (project / "first.jsonl").write_bytes(written_now(lines[3]) + written_now(lines[7]))
         assert follower.until(2) == [
             "Let me look at the parser first.",
             "The total is overwritten. I will add instead.",

@@ -18,10 +18,14 @@ from streamtts.nllb.generate import GenerateOptions
 from streamtts.translate import (
     AutoTranslator,
     ModelNotFoundError,
+    NameStats,
     NllbTranslator,
     default_model_dir,
     is_japanese,
     load_translator,
+    protect,
+    restore,
+    translate_keeping_names,
 )
 
 runner = CliRunner()
@@ -277,3 +281,89 @@ def test_is_japanese() -> None:
     assert not is_japanese("The button says キャンセル today")
     assert not is_japanese("Hello world.")
     assert not is_japanese("123 !?")
+    assert is_japanese("load_translator が ModelNotFoundError を投げています。")
+    assert not is_japanese("Run parse_args then ModelNotFoundError is gone.")
+
+
+@pytest.mark.parametrize(
+    ("text", "masked", "names"),
+    [
+        (
+            "I fixed parse_args in CHANGELOG.md.",
+            "I fixed ZQ0 in ZQ1.",
+            ["parse_args", "CHANGELOG.md"],
+        ),
+        (
+            "FastAPI and useState are unrelated.",
+            "ZQ0 and ZQ1 are unrelated.",
+            ["FastAPI", "useState"],
+        ),
+        ("Bump to v0.4.2 and Python 3.11 now.", "Bump to ZQ0 and Python 3.11 now.", ["v0.4.2"]),
+        (
+            "Use --fix on src/streamtts/cli.py.",
+            "Use ZQ0 on ZQ1.",
+            ["--fix", "src/streamtts/cli.py"],
+        ),
+        ("Call os.path.join() once.", "Call ZQ0 once.", ["os.path.join()"]),
+        ("The JSON from k8s is utf8.", "The ZQ0 from ZQ1 is ZQ2.", ["JSON", "k8s", "utf8"]),
+        ("e.g. it took 1.5 seconds.", "e.g. it took 1.5 seconds.", []),
+        ("Let me check the test output first.", "Let me check the test output first.", []),
+        ("Keep ZQ0 as it is in parse_args.", "Keep ZQ0 as it is in parse_args.", []),
+    ],
+)
+def test_protect_swaps_names_for_placeholders(text: str, masked: str, names: list[str]):
+    assert protect(text) == (masked, names)
+
+
+@pytest.mark.parametrize(
+    ("output", "restored"),
+    [
+        ("ZQ1 の ZQ0 を直しました。", "CHANGELOG.md の parse_args を直しました。"),
+        ("Ｚ Ｑ１ の ZQ 0 を直しました。", "CHANGELOG.md の parse_args を直しました。"),
+        ("ZQ0 を直しました。", None),  # a name dropped
+        ("ZQ0 と ZQ0 と ZQ1。", None),  # a name repeated
+        ("ZQ0 と ZQ1 と ZQ2。", None),  # a placeholder invented
+        ("直しました。", None),
+    ],
+)
+def test_restore_gives_each_name_back_exactly_once_or_refuses(output: str, restored: str | None):
+    assert restore(output, ["parse_args", "CHANGELOG.md"]) == restored
+
+
+def test_a_lost_placeholder_falls_back_to_the_unprotected_translation_and_is_counted():
+    calls: list[list[str]] = []
+    outputs = {
+        "I fixed ZQ0.": "ZQ0 を直しました。",  # copied: restored
+        "Run ZQ0 and ZQ1.": "ZQ0 を実行。",  # one dropped: translated again as written
+        "Run parse_args and useState.": "パースアーグスとユーズステートを実行。",
+        "Done!": "完了！",
+    }
+
+    def model(texts: list[str]) -> list[str]:
+        calls.append(texts)
+        return [outputs[text] for text in texts]
+
+    stats = NameStats()
+    texts = ["I fixed parse_args.", "Run parse_args and useState.", "Done!"]
+    assert translate_keeping_names(texts, model, stats) == [
+        "parse_args を直しました。",
+        "パースアーグスとユーズステートを実行。",
+        "完了！",
+    ]
+    assert calls == [
+        ["I fixed ZQ0.", "Run ZQ0 and ZQ1.", "Done!"],
+        ["Run parse_args and useState."],
+    ]
+    assert stats == NameStats(protected=2, restored=1, fell_back=1)
+
+
+def test_nllb_with_random_weights_never_loses_a_name_it_cannot_copy(model_dir: Path):
+    # Random weights copy no placeholder: every sentence with names falls back to what the
+    # model says for it as written, and is counted; a sentence without names is untouched.
+    translator = NllbTranslator(model_dir, options=GenerateOptions(max_new_tokens=12))
+    texts = ["I fixed parse_args in CHANGELOG.md.", SENTENCES[0], "Use FastAPI now."]
+    plain = [t.translation for t in translator.translate_detailed(texts)]
+    masked = [t.translation for t in translator.translate_detailed([protect(t)[0] for t in texts])]
+    assert translator.translate(texts) == plain
+    assert masked[0] != plain[0]  # the placeholders did reach the model
+    assert translator.names == NameStats(protected=2, restored=0, fell_back=2)

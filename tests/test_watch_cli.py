@@ -109,7 +109,8 @@ def test_watch_in_a_fresh_project_waits_for_its_first_session_and_says_what_it_f
         )
         project.mkdir(parents=True)
         transcript = project / "session.jsonl"
-        transcript.write_bytes(b"".join(SESSION.read_bytes().splitlines(keepends=True)[:4]))
+        lines = SESSION.read_bytes().splitlines(keepends=True)[:4]
+        transcript.write_bytes(b"".join(map(written_now, lines)))
         assert stderr_line(process, "streamtts: following") == (
             f"streamtts: following {transcript}\n"
         )

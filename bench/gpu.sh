@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The translation benchmark on an NVIDIA GPU: MLX (mlx[cuda]) against transformers and
+# CTranslate2 on CUDA, same tokens, both shapes, figures under OUT (default
+# bench/results/gpu). Written for a lent device machine, whose image carries CUDA torch and
+# transformers but reaches no package index: the other wheels travel in .whl/ (download
+# them here for its Python, see the device notes), or come from the index where there is
+# one. mlx[cuda] brings CUDA 12 libraries as wheels; CTranslate2's CUDA build needs CUDA 12
+# too, and an engine that fails to start is reported and left out of the table.
+# NOT RUN YET: no GPU was lent to the task that wrote it.
+#   bash bench/gpu.sh [OUT]
+set -euo pipefail
+out=${1:-${OUT:-bench/results/gpu}}
+mkdir -p "$out"
+venv=/tmp/streamtts-gpu
+# The image's torch and transformers stay visible: a CUDA build of each is already there.
+python3 -m venv --system-site-packages "$venv"
+source=()
+[ -d .whl ] && source=(--no-index --find-links .whl)
+"$venv/bin/pip" install -q "${source[@]}" "mlx[cuda]" ctranslate2 sentencepiece safetensors
+# The benchmark needs the translation path only, not the speech engines' dependencies.
+"$venv/bin/pip" install -q --no-deps --no-build-isolation -e .
+export STREAMTTS_BENCH_CACHE=/tmp/streamtts-bench
+nvidia-smi >"$out/nvidia-smi.txt"
+"$venv/bin/python" bench/translate.py --device cuda --shape mid,full --threads 1 --rounds 3 \
+  --engines torch,ct2-float32,ct2-int8,mlx-fp32,mlx-fp32-pruned,mlx-bf16,mlx-bf16-pruned \
+  --sentences 6 --min-sentences 3 --budget 20 --tag cuda 2>&1 | tee "$out/run.log"
+cp bench/results/translate*-cuda.md bench/results/translate*-cuda.json "$out/"
