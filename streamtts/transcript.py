@@ -24,6 +24,7 @@ and skipped, and a line seen twice (same ``uuid``) is spoken once.
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -107,11 +108,15 @@ class TranscriptParser:
 
 
 def _stamped_before(stamp: Any, since: float) -> bool:
-    """Whether an ISO 8601 ``timestamp`` (``2025-06-02T18:46:59.937Z``) is before ``since``."""
+    """Whether an ISO 8601 ``timestamp`` (``2025-06-02T18:46:59.937Z``) is before ``since``.
+
+    Claude Code stamps to the millisecond, so ``since`` is too: a line written in the
+    millisecond ``watch`` started is not history.
+    """
     if not isinstance(stamp, str):
         return False
     try:
-        return datetime.fromisoformat(stamp).timestamp() < since
+        return datetime.fromisoformat(stamp).timestamp() < math.floor(since * 1000) / 1000
     except ValueError:  # not a time: judge the line by the rest
         return False
 

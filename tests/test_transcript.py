@@ -6,6 +6,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -222,6 +223,17 @@ def test_a_line_stamped_before_the_watch_began_is_never_spoken_whatever_file_it_
         assert follower.lines == ["Fresh.", "Also fresh."]
     finally:
         follower.close()
+
+
+def test_a_line_stamped_in_the_millisecond_the_watch_began_is_not_history():
+    # Claude Code stamps to the millisecond: a line written just after watch started may
+    # carry the same millisecond, truncated, as the start itself.
+    began = datetime(2026, 1, 2, 3, 4, 5, 801_600, tzinfo=UTC).timestamp()
+    parser = TranscriptParser(since=began)
+    same = b'"timestamp": "2026-01-02T03:04:05.801Z"'
+    before = b'"timestamp": "2026-01-02T03:04:05.800Z"'
+    assert [p.text for p in parser.feed_line(assistant_line("Now.", "u1", stamp=same))] == ["Now."]
+    assert parser.feed_line(assistant_line("Then.", "u2", stamp=before)) == []
 
 
 @pytest.mark.parametrize("how", ["truncate-and-rewrite", "delete-and-recreate"])
