@@ -97,7 +97,7 @@ lint: setup-dev
 TEST_GROUPS := lint test-main test-xtts
 test: setup-dev
 	@failed=""; for group in $(TEST_GROUPS); do \
-		printf '\n\033[1m== %s\033[0m\n' $$group; \
+		printf '\n== %s\n' $$group; \
 		$(MAKE) --no-print-directory $$group || failed="$$failed $$group"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "streamtts: test groups failed:$$failed"; exit 1; fi; \
