@@ -63,7 +63,7 @@ $(VENV)/.runtime: $(call lock_of,runtime) pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --no-deps --no-build-isolation -e .
 	touch $@
 
-# Converting a checkpoint (torch, transformers, huggingface-hub): about 1.3 GB more.
+# Converting a checkpoint (torch, transformers, huggingface-hub): about 1 GB more.
 $(VENV)/.convert: $(call lock_of,convert) $(VENV)/.runtime
 	$(call torch,$(VENV))
 	$(call step,the converter from $<)
