@@ -412,6 +412,9 @@ class Pipeline:
             self._startup[f"{part} load"] = loaded - started
             self._startup[f"{part} warm-up"] = now - loaded
             if len(self._startup) == 4:
+                # Reported in stage order, whichever of the two threads finished first.
+                order = ["translator load", "translator warm-up", "tts load", "tts warm-up"]
+                self._startup = {name: self._startup[name] for name in order}
                 self._startup["total"] = now - self._t0
                 log.info("ready in %.2f s", self._startup["total"])
                 self._events.put(Ready(dict(self._startup)))
