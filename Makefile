@@ -77,7 +77,7 @@ $(VENV)/.dev: $(call lock_of,dev) $(VENV)/.runtime
 	$(BIN)/pip install $(PIP_LOCKED) -r $<
 	touch $@
 
-# The real agent CLIs (Claude Code, Codex, gemini-cli) that tests/test_real_clients.py runs
+# The real agent CLIs (Claude Code, Codex, gemini-cli) that tests/system/test_real_clients.py runs
 # against fake model servers, at the versions tests/clients/package-lock.json pins (about
 # 900 MB). Without npm those tests skip, saying why.
 CLIENTS := tests/clients
@@ -135,7 +135,7 @@ $(XTTS_VENV)/.installed: $(call lock_of,xtts) pyproject.toml | $(XTTS_BIN)/pytho
 	touch $@
 
 test-xtts: setup-xtts
-	$(XTTS_BIN)/pytest -q tests/test_xtts.py
+	$(XTTS_BIN)/pytest -q tests/tts/test_xtts.py
 
 # Speaks a bundled Claude Code transcript in Japanese with the runtime alone: the English one
 # through NLLB when a converted model exists, else the one in which the agent answered in
@@ -143,7 +143,7 @@ test-xtts: setup-xtts
 DEMO_WAV ?= streamtts-demo.wav
 demo: setup
 	@examples=streamtts/examples; \
-	model=$$($(BIN)/python -c 'from streamtts.translate import default_model_dir; print(default_model_dir())'); \
+	model=$$($(BIN)/python -c 'from streamtts.translate.base import default_model_dir; print(default_model_dir())'); \
 	if [ -f "$$model/manifest.json" ]; then set -- $$examples/claude-english.jsonl --translate nllb; \
 	else echo "streamtts: no converted model at $$model, so the demo speaks the agent's Japanese answer (--translate auto); for the English one: make setup-convert && $(BIN)/streamtts convert (fetches 2.5 GB from the Hugging Face hub)"; \
 		set -- $$examples/claude-japanese.jsonl --translate auto; fi; \

@@ -39,12 +39,12 @@ from pathlib import Path
 
 from common import machine_info, markdown_table, package_versions, percentiles, results_header
 
-from streamtts.client import connect, request
 from streamtts.config import SpeakOptions
-from streamtts.pipeline import Finished
-from streamtts.remote import RemoteRun
-from streamtts.text import Sentence, segment
-from streamtts.transcript import watch_pieces
+from streamtts.daemon.client import connect, request
+from streamtts.daemon.remote import RemoteRun
+from streamtts.pipeline.core import Finished
+from streamtts.reading.transcript import watch_pieces
+from streamtts.text.segmenter import Sentence, segment
 
 RESULTS = Path(__file__).parent / "results" / "daemon.md"
 ENGINES = ("openjtalk", "kokoro")

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 from common import machine_info, markdown_table, package_versions, percentiles, results_header
 
-from streamtts.source import StreamParser, iter_lines, read_pieces
-from streamtts.text import Segmenter, segment
+from streamtts.reading.stream import StreamParser, iter_lines, read_pieces
+from streamtts.text.segmenter import Segmenter, segment
 
 RESULTS = Path(__file__).parent / "results" / "frontend.md"
 SESSION = "b8c6ab5c-87e1-4ae0-b1b7-97b384620713"

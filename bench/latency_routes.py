@@ -1,7 +1,7 @@
 """Latency by route, with the real agent CLIs: a sentence's last word leaving the model server
 → its audio starting, and the turn's ``Stop`` beside it.
 
-Each route is run as ``tests/test_real_clients.py`` runs it (``tests/real_clients.py``): the
+Each route is run as ``tests/system/test_real_clients.py`` runs it (``tests/real_clients.py``): the
 CLI pinned in ``tests/clients/package-lock.json`` against the fake model server on loopback,
 in a network namespace of its own, speaking through a warm daemon (Open JTalk, no
 translation, the realtime null device). The fake model answers one prompt with ``STEPS``:

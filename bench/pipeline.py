@@ -1,6 +1,6 @@
 """Pipeline benchmark: time to first audio (TTFA) split by stage, and the steady state.
 
-Runs the real ``streamtts.pipeline.Pipeline`` (reader, segmenter, MLX NLLB translator on its
+Runs the real ``streamtts.pipeline.core.Pipeline`` (reader, segmenter, MLX NLLB translator on its
 own thread, Kokoro, and a realtime null sink that consumes audio at the sample clock in 10 ms
 blocks, as a sound card would) with two converted models built by ``bench/nllb_models.py``:
 the small "quick" shape and the full NLLB-600M shape with random weights and the Japanese-
@@ -44,14 +44,14 @@ from common import (
 )
 from nllb_models import full_shape, mlx_model, quick_shape
 
-from streamtts.audio import NullSink
+from streamtts.audio.sink import NullSink
 from streamtts.examples import example_path
 from streamtts.nllb.generate import GenerateOptions
-from streamtts.pipeline import Finished, Pipeline, Ready, Started
-from streamtts.source import read_pieces
-from streamtts.stats import SentenceRecord
-from streamtts.text import segment
-from streamtts.translate import NllbTranslator
+from streamtts.pipeline.core import Finished, Pipeline, Ready, Started
+from streamtts.pipeline.stats import SentenceRecord
+from streamtts.reading.stream import read_pieces
+from streamtts.text.segmenter import segment
+from streamtts.translate.base import NllbTranslator
 from streamtts.tts import TTSEngine, load_engine
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.md"

@@ -39,8 +39,8 @@ from common import (
     results_header,
 )
 
-from streamtts import readings
-from streamtts.translate import is_japanese, protect
+from streamtts.text import readings
+from streamtts.translate.base import is_japanese, protect
 
 RESULTS = Path(__file__).parent / "results" / "readings.md"
 CORPORA = {"corpus": "readings-corpus.txt", "held-out": "readings-heldout.txt"}

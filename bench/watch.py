@@ -1,7 +1,7 @@
 """Watch benchmark: what following a transcript adds, from a text block appended to its t_ready.
 
 ``streamtts watch`` learns of a new content block by looking at the transcript's size every
-``streamtts.transcript.POLL`` seconds, then parses the new lines and segments the text. This
+``streamtts.reading.transcript.POLL`` seconds, then parses the new lines and segments the text. This
 measures that route as it runs in ``watch``, in one process so that both ends read the same
 ``perf_counter`` clock: ``segment(watch_pieces(...))`` follows a transcript in a temporary
 project on its own thread, while the main thread appends one assistant text block at a time
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from common import machine_info, markdown_table, package_versions, percentiles, results_header
 
-from streamtts.text import Sentence, segment
-from streamtts.transcript import POLL, watch_pieces
+from streamtts.reading.transcript import POLL, watch_pieces
+from streamtts.text.segmenter import Sentence, segment
 
 RESULTS = Path(__file__).parent / "results" / "watch.md"
 TARGET_MS = 50.0

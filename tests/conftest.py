@@ -8,15 +8,13 @@ MLX, ALSA null devices).
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from builders import build_checkpoint, make_corpus, train_spm
+from helpers import SPOKEN_BY_NLLB
 
 import streamtts.nllb  # noqa: F401 - opens OpenBLAS (streamtts/blas.py) before any test imports MLX
 
@@ -27,13 +25,6 @@ os.environ.setdefault("ALSA_CONFIG_PATH", str(Path(__file__).parent / "data" / "
 # No test may reach a daemon the developer runs, nor leave one behind in their runtime
 # directory: the session's socket is a path of its own (tests of the daemon set theirs).
 os.environ["STREAMTTS_SOCKET"] = str(Path(tempfile.mkdtemp(prefix="streamtts-")) / "no.sock")
-
-
-def written_now(line: bytes) -> bytes:
-    """A transcript line as Claude Code would write it now: its ``timestamp`` is now, so
-    that ``watch``, which never speaks a line stamped before it started, speaks it."""
-    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return re.sub(rb'"timestamp":"[^"]*"', f'"timestamp":"{now}"'.encode(), line)
 
 
 @pytest.fixture(scope="session")
@@ -62,17 +53,6 @@ def make_checkpoint(spm_model: Path) -> Callable[..., Path]:
     return make
 
 
-# Sentences of our own captures that the speak tests send through NLLB (tests/data/
-# claude-own-partial.jsonl and claude-own-tool-use.jsonl).
-SPOKEN_BY_NLLB = (
-    "The parser drops the last unit.",
-    "I will fix it now.",
-    "Let me run the tests first",
-    "One test fails.",
-    "The minutes are overwritten instead of added.",
-)
-
-
 @pytest.fixture(scope="session")
 def speaking_model(
     tmp_path_factory: pytest.TempPathFactory, make_checkpoint: Callable[..., Path]
@@ -84,7 +64,7 @@ def speaking_model(
     from typer.testing import CliRunner
 
     from streamtts.cli import app
-    from streamtts.translate import load_translator
+    from streamtts.translate.base import load_translator
 
     root = tmp_path_factory.mktemp("speaking-model")
     for seed in range(20):
@@ -99,11 +79,3 @@ def speaking_model(
         if all(any(char.isalpha() for char in t) for t in translations):
             return model
     raise AssertionError("no seed below 20 makes a model that speaks every test sentence")
-
-
-def stderr_line(process: subprocess.Popen, start: str) -> str:
-    """The next line of a process's stderr (a binary pipe) that begins with ``start``."""
-    while line := process.stderr.readline().decode():
-        if line.startswith(start):
-            return line
-    raise AssertionError(f"stderr ended before a line starting {start!r}")

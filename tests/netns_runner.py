@@ -30,9 +30,9 @@ from typing import Any
 
 from fake_models import FakeModelServer, Script
 
-from streamtts.client import request
 from streamtts.config import load_options
-from streamtts.server import Daemon
+from streamtts.daemon.client import request
+from streamtts.daemon.server import Daemon
 
 PORT = 8765
 

@@ -1,6 +1,6 @@
 """The real agent CLIs against the fake model servers: their set-up and the routes to streamtts.
 
-``tests/test_real_clients.py`` asserts on these runs and ``bench/latency_routes.py`` times
+``tests/system/test_real_clients.py`` asserts on these runs and ``bench/latency_routes.py`` times
 them. Each run is one ``tests/netns_runner.py`` under ``unshare -n``: the fake models
 (``tests/fake_models.py``) and a daemon that keeps its records, on loopback in a network
 namespace of the run's own, with a temporary home in which every CLI is set up for the fake

@@ -1,0 +1,3 @@
+"""Claude Code integration: hook inputs turned into sentences, and the settings file the hooks
+live in.
+"""

@@ -1,0 +1,1 @@
+"""Translators: English sentences in, Japanese out (NLLB-200 on MLX, or none, or auto)."""
