@@ -44,14 +44,14 @@ from common import (
 )
 from nllb_models import full_shape, mlx_model, quick_shape
 
-from streamtts.audio.sink import NullSink
+from streamtts.audio.null import NullSink
 from streamtts.examples import example_path
 from streamtts.nllb.generate import GenerateOptions
 from streamtts.pipeline.core import Finished, Pipeline, Ready, Started
 from streamtts.pipeline.stats import SentenceRecord
 from streamtts.reading.stream import read_pieces
 from streamtts.text.segmenter import segment
-from streamtts.translate.base import NllbTranslator
+from streamtts.translate.nllb import NllbTranslator
 from streamtts.tts import TTSEngine, load_engine
 
 RESULTS = Path(__file__).parent / "results" / "pipeline.md"

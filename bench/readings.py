@@ -40,7 +40,8 @@ from common import (
 )
 
 from streamtts.text import readings
-from streamtts.translate.base import is_japanese, protect
+from streamtts.translate.auto import is_japanese
+from streamtts.translate.names import protect
 
 RESULTS = Path(__file__).parent / "results" / "readings.md"
 CORPORA = {"corpus": "readings-corpus.txt", "held-out": "readings-heldout.txt"}

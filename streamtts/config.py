@@ -19,10 +19,12 @@ from pathlib import Path
 
 from streamtts.errors import StreamttsError
 from streamtts.paths import user_config_dir
+from streamtts.reading.stream import FORMATS
+from streamtts.translate import TRANSLATORS
 
 ENV_PREFIX = "STREAMTTS_"
-TRANSLATE_MODES = ("nllb", "none", "auto")
-INPUT_FORMATS = ("auto", "claude", "codex", "gemini", "text")
+TRANSLATE_MODES = tuple(TRANSLATORS)
+INPUT_FORMATS = FORMATS
 SPEED_RANGE = (0.25, 4.0)  # slower or faster is unintelligible, and 1e-9 would fill memory
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}

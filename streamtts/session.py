@@ -212,7 +212,7 @@ def build_pipeline(options: SpeakOptions, sink: AudioSink, *, max_age: float | N
     voice whose reader spells or mangles Latin script (see the README's readings section).
     """
     from streamtts.text import readings
-    from streamtts.translate.base import load_translator
+    from streamtts.translate import load_translator
     from streamtts.tts import load_engine
 
     def translator():
@@ -234,7 +234,7 @@ class _LocalRun:
 
     def __init__(self, options: SpeakOptions, sink: AudioSink | None) -> None:
         if sink is None:
-            from streamtts.audio.sink import open_sink
+            from streamtts.audio.output import open_sink
 
             sink = open_sink(output=options.output, device=options.sound_device, play=options.plays)
         self._sink = sink

@@ -64,7 +64,7 @@ def speaking_model(
     from typer.testing import CliRunner
 
     from streamtts.cli import app
-    from streamtts.translate.base import load_translator
+    from streamtts.translate import load_translator
 
     root = tmp_path_factory.mktemp("speaking-model")
     for seed in range(20):

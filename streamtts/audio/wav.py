@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from streamtts.audio.sink import Playback, at_rate
+from streamtts.audio.resample import at_rate
+from streamtts.audio.sink import Playback
 from streamtts.errors import from_os_error
 
 # The rate a WAV gets when nothing was ever played into it (Kokoro's rate).

@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamtts.reading.formats import Boundary, TextPiece
+from streamtts.reading.formats.base import Boundary, TextPiece
 from streamtts.text.segmenter import Segmenter
 
 EVENTS = ("MessageDisplay", "Stop", "UserPromptSubmit", "SessionStart", "SessionEnd")

@@ -40,6 +40,7 @@ from streamtts.cli.options import (
     Device,
     Format,
     InputFile,
+    InputFormat,
     MaxLag,
     ModelDir,
     Output,
@@ -55,7 +56,6 @@ from streamtts.cli.options import (
     speak_options,
 )
 from streamtts.errors import StreamttsError
-from streamtts.reading.stream import InputFormat
 
 if TYPE_CHECKING:
     pass
@@ -191,7 +191,7 @@ def sentences(
     input_format: Annotated[
         InputFormat,
         typer.Option("--format", help="Input format; auto detects it from the first events."),
-    ] = "auto",
+    ] = InputFormat.auto,
     spoken: Annotated[
         bool,
         typer.Option(
@@ -228,7 +228,7 @@ def sentences(
 def _spoken_line(*, translate: str | None, model_dir: Path | None):
     """What ``speak`` gives the voice for a sentence: its translator, then its readings."""
     from streamtts.text import readings
-    from streamtts.translate.base import load_translator
+    from streamtts.translate import load_translator
 
     options = speak_options({"translate": translate, "model_dir": model_dir})
     translator = load_translator(options.translate, model_dir=options.model_dir)
@@ -388,7 +388,7 @@ def translate(
     import json
 
     from streamtts.nllb.generate import GenerateOptions
-    from streamtts.translate.base import NllbTranslator
+    from streamtts.translate.nllb import NllbTranslator
 
     if raw:
         options = GenerateOptions.raw(max_new_tokens=max_tokens)
@@ -465,7 +465,7 @@ def voices() -> None:
 @one_line_errors()
 def devices() -> None:
     """List the sound output devices (* marks the default); pass a name or index to --device."""
-    from streamtts.audio.sink import output_devices
+    from streamtts.audio.device import output_devices
 
     found = output_devices()
     if not found:

@@ -9,6 +9,7 @@ box. Typer shows a ``<bool>`` type beside plain flags, which reads as if they to
 
 from __future__ import annotations
 
+import enum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,9 @@ import typer
 from streamtts.config import INPUT_FORMATS, SPEED_RANGE, TRANSLATE_MODES, SpeakOptions, load_options
 
 FLAG = " "  # the metavar of an option that takes no value
+
+# The formats as a choice Typer checks (``sentences --format``), from the format registry.
+InputFormat = enum.StrEnum("InputFormat", {name: name for name in INPUT_FORMATS})
 
 
 def choices(names: tuple[str, ...]) -> str:

@@ -230,7 +230,7 @@ class Daemon:
         policy: str = "queue",
         max_age: float | None = MAX_AGE,
     ) -> None:
-        from streamtts.audio.sink import open_sink
+        from streamtts.audio.output import open_sink
 
         if policy not in POLICIES:
             raise StreamttsError(f"unknown policy {policy!r}; choose one of {', '.join(POLICIES)}")

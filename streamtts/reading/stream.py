@@ -23,16 +23,17 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Literal, get_args
+from typing import Any, BinaryIO
 
-from streamtts.reading.formats import PARSERS, Boundary, TextPiece, detect
+from streamtts.reading.formats import PARSERS, detect, skim
+from streamtts.reading.formats.base import Boundary, TextPiece
 
 __all__ = ["Boundary", "SourceStats", "StreamParser", "TextPiece", "iter_lines", "read_pieces"]
 
 log = logging.getLogger(__name__)
 
-InputFormat = Literal["auto", "claude", "codex", "gemini", "text"]
-FORMATS: tuple[str, ...] = get_args(InputFormat)
+# ``auto`` detects the format from the first events; ``text`` is plain prose, line by line.
+FORMATS: tuple[str, ...] = ("auto", *PARSERS, "text")
 CHUNK = 64 * 1024  # readline's limit: a long line arrives in pieces of at most this size
 SKIM_AFTER = 64 * 1024
 MAX_LINE = 32 * 1024 * 1024
@@ -43,13 +44,6 @@ _DETECT_EVENTS = 32
 _DETECT_LINES = 8
 _MAX_WARNINGS = 10
 
-# The head of a line that carries nothing to speak, in any format: such a line need not
-# be held in full however long it is (Claude tool results arrive as "user" events).
-_NEVER_SPOKEN = re.compile(
-    rb'\s*\{\s*"type"\s*:\s*"(?:(?P<type>user|system|tool_result|tool_use|rate_limit_event)"'
-    rb'|(?P<item_event>item\.(?:started|updated|completed))"\s*,\s*"item"\s*:\s*\{\s*"id"\s*:'
-    rb'\s*"[^"]*"\s*,\s*"type"\s*:\s*"(?P<item>(?!agent_message")[^"\\]*)")'
-)
 _JSON_SPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 # In plain text: a line that starts like a JSON object is an event, not prose.
@@ -190,15 +184,6 @@ class StreamParser:
             )
 
 
-def _stand_in(head: re.Match[bytes]) -> bytes:
-    """The smallest event of a skimmed line's kind: the parser still sees its boundary."""
-    if head["item"] is None:
-        event: dict[str, Any] = {"type": head["type"].decode()}
-    else:
-        event = {"type": head["item_event"].decode(), "item": {"type": head["item"].decode()}}
-    return json.dumps(event).encode() + b"\n"
-
-
 def iter_lines(
     stream: BinaryIO, *, stats: SourceStats | None = None, max_line: int = MAX_LINE
 ) -> Iterator[bytes]:
@@ -217,15 +202,15 @@ def iter_lines(
             continue
         parts.append(chunk)
         size += len(chunk)
-        head = _NEVER_SPOKEN.match(parts[0]) if size > SKIM_AFTER else None
+        stand_in = skim(parts[0]) if size > SKIM_AFTER else None
         if size > max_line:
             stats.lines += 1
             stats.oversized += 1
             log.warning("line %d is longer than %d bytes, skipped", stats.lines, max_line)
             parts, size, dropping = [], 0, not complete
-        elif head:
+        elif stand_in:
             stats.skimmed += 1
-            yield _stand_in(head)
+            yield stand_in
             parts, size, dropping = [], 0, not complete
         elif complete:
             yield b"".join(parts)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from streamtts.audio.sink import at_rate
+from streamtts.audio.resample import at_rate
 from streamtts.tts.base import EngineError, TTSEngine
 
 log = logging.getLogger(__name__)

@@ -19,15 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streamtts.audio.sink import (
-    AudioDeviceError,
-    NullSink,
-    Playback,
-    SoundDeviceSink,
-    TeeSink,
-    open_sink,
-    output_devices,
-)
+from streamtts.audio.device import AudioDeviceError, SoundDeviceSink, output_devices
+from streamtts.audio.null import NullSink
+from streamtts.audio.output import open_sink
+from streamtts.audio.sink import Playback, TeeSink
 from streamtts.audio.wav import WavSink
 from streamtts.errors import StreamttsError
 

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from streamtts import blas
 from streamtts.cli import app
 from streamtts.config import ConfigError, SpeakOptions, config_path, load_options
-from streamtts.translate.base import load_translator
+from streamtts.translate import load_translator
 
 # Real voices, models or processes, seconds each: left out of `make test-fast`.
 pytestmark = pytest.mark.slow

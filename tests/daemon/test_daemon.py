@@ -90,7 +90,7 @@ def test_a_daemon_translating_with_nllb_sends_back_each_translation(
     start_daemon, speaking_model: Path
 ):
     from streamtts.daemon.remote import speech_options
-    from streamtts.translate.base import load_translator
+    from streamtts.translate import load_translator
 
     speech = SpeakOptions(
         translate="nllb", model_dir=speaking_model, tts="openjtalk", device="null"

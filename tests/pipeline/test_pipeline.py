@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 from helpers import DATA
 
-from streamtts.audio.sink import NullSink
+from streamtts.audio.null import NullSink
 from streamtts.audio.wav import WavSink
 from streamtts.pipeline.core import Event, Finished, Pipeline, Ready, Started
 from streamtts.pipeline.stats import SentenceRecord, summarize, totals_line, write_report
 from streamtts.reading.stream import SourceStats, read_pieces
 from streamtts.text.segmenter import Sentence, segment
-from streamtts.translate.base import load_translator
+from streamtts.translate import load_translator
 from streamtts.tts import TTSEngine, load_engine
 
 # Real voices, models or processes, seconds each: left out of `make test-fast`.

@@ -23,7 +23,7 @@ from streams import (
     tool_use,
 )
 
-from streamtts.reading.formats import api_error
+from streamtts.reading.formats.gemini import api_error
 from streamtts.reading.stream import (
     SKIM_AFTER,
     Boundary,

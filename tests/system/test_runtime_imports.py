@@ -17,8 +17,8 @@ from streamtts import blas
 LOAD_AND_TRANSLATE = """
 import sys
 from pathlib import Path
-import streamtts.nllb.load, streamtts.translate.base
-from streamtts.translate.base import load_translator
+import streamtts.nllb.load, streamtts.translate
+from streamtts.translate import load_translator
 translator = load_translator("nllb", model_dir=Path(sys.argv[1]))
 assert isinstance(translator.translate(["Hello."])[0], str)
 heavy = ("torch", "transformers", "mlx_lm", "streamtts.convert")

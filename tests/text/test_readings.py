@@ -15,13 +15,13 @@ import pytest
 from helpers import REPO
 from typer.testing import CliRunner
 
-from streamtts.audio.sink import NullSink
+from streamtts.audio.null import NullSink
 from streamtts.cli import app
 from streamtts.config import ConfigError, load_options
 from streamtts.pipeline.core import Finished, Pipeline
 from streamtts.text.readings import UserDictionary, glossary, read, reader, spell
 from streamtts.text.segmenter import Sentence
-from streamtts.translate.base import load_translator
+from streamtts.translate import load_translator
 
 BENCH_DATA = REPO / "bench" / "data"
 LATIN = re.compile(r"[A-Za-z]")

@@ -15,18 +15,11 @@ from typer.testing import CliRunner
 
 from streamtts.cli import app
 from streamtts.nllb.generate import GenerateOptions
-from streamtts.translate.base import (
-    AutoTranslator,
-    ModelNotFoundError,
-    NameStats,
-    NllbTranslator,
-    default_model_dir,
-    is_japanese,
-    load_translator,
-    protect,
-    restore,
-    translate_keeping_names,
-)
+from streamtts.translate import load_translator
+from streamtts.translate.auto import AutoTranslator, is_japanese
+from streamtts.translate.base import ModelNotFoundError, default_model_dir
+from streamtts.translate.names import NameStats, protect, restore, translate_keeping_names
+from streamtts.translate.nllb import NllbTranslator
 
 runner = CliRunner()
 
