@@ -19,7 +19,7 @@ from pathlib import Path
 
 from streamtts.errors import StreamttsError
 from streamtts.paths import user_config_dir
-from streamtts.reading.stream import FORMATS
+from streamtts.reading.formats import FORMATS
 from streamtts.translate import TRANSLATORS
 
 ENV_PREFIX = "STREAMTTS_"

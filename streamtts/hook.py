@@ -24,7 +24,8 @@ import sys
 import time
 from typing import BinaryIO
 
-from streamtts.daemon.client import MAX_INPUT, NoDaemon, Starting, connect, connect_or_start
+from streamtts.daemon.client import NoDaemon, Starting, connect, connect_or_start
+from streamtts.daemon.protocol import MAX_INPUT
 from streamtts.errors import StreamttsError
 
 BUDGET = 0.8  # seconds this may wait in all, whatever the daemon does

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import stat
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -23,12 +22,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TextIO
 
-from streamtts.daemon.remote import RemoteRun, remote_run
+from streamtts.daemon.remote import remote_run
 from streamtts.errors import StreamttsError, detach_output, from_os_error
 from streamtts.paths import check_writable
-from streamtts.pipeline.core import Event, Pipeline, Ready, Started
+from streamtts.pipeline.core import Ready, Started
+from streamtts.pipeline.run import LocalRun, Run
 from streamtts.pipeline.stats import SentenceRecord, Summary, summarize, write_json, write_report
-from streamtts.reading.stream import SourceStats, TextPiece, read_pieces
+from streamtts.reading.formats.base import TextPiece
+from streamtts.reading.stream import SourceStats, read_pieces
 from streamtts.reading.transcript import project_key, projects_dir, watch_pieces
 from streamtts.text.segmenter import Sentence, segment
 
@@ -148,7 +149,7 @@ def speak_pieces(
     subtitles: TextIO | None = None,
     report: TextIO | None = None,
     sink: AudioSink | None = None,
-    run: RemoteRun | None = None,
+    run: Run | None = None,
     imported: float | None = None,
 ) -> Summary:
     """Speak the sentences of ``pieces`` as ``options`` direct, and return the run's summary.
@@ -167,7 +168,7 @@ def speak_pieces(
     if options.stats_json is not None:
         check_writable(options.stats_json)
     if run is None:
-        run = _LocalRun(options, sink)
+        run = LocalRun(options, sink)
     subtitles = subtitles if options.print else None
     taken = _Taken(segment(pieces))
     startup: dict[str, float] = {}
@@ -203,66 +204,6 @@ def speak_pieces(
     if options.stats_json is not None:
         write_json(options.stats_json, records, summary, t0=t0)
     return summary
-
-
-def build_pipeline(options: SpeakOptions, sink: AudioSink, *, max_age: float | None = None):
-    """The pipeline ``options`` describe, playing into ``sink`` (the daemon's too).
-
-    Every engine is given the readings (``streamtts.text.readings``): each speaks a Japanese
-    voice whose reader spells or mangles Latin script (see the README's readings section).
-    """
-    from streamtts.text import readings
-    from streamtts.translate import load_translator
-    from streamtts.tts import load_engine
-
-    def translator():
-        readings.warmup()  # e2k's models load beside the translator, not on the first sentence
-        return load_translator(options.translate, model_dir=options.model_dir)
-
-    return Pipeline(
-        load_translator=translator,
-        load_engine=lambda: load_engine(options.tts, voice=options.voice, speed=options.speed),
-        sink=sink,
-        max_lag=options.max_lag,
-        max_age=max_age,
-        read=readings.reader(readings=options.readings, keep=options.keep),
-    )
-
-
-class _LocalRun:
-    """A pipeline of this process's own, and its sink: what a run without the daemon is."""
-
-    def __init__(self, options: SpeakOptions, sink: AudioSink | None) -> None:
-        if sink is None:
-            from streamtts.audio.output import open_sink
-
-            sink = open_sink(output=options.output, device=options.sound_device, play=options.plays)
-        self._sink = sink
-        self._pipeline = build_pipeline(options, sink)
-        self._events: Iterator[Event] = iter(())
-
-    def run(self, sentences: Iterable[Sentence]) -> Iterator[Event]:
-        self._events = self._pipeline.run(sentences)
-        return self._events
-
-    def close(self, *, completed: bool) -> None:
-        """Play what is queued and close the sink; a run cut short is silenced at once."""
-        if completed:
-            self._sink.close()
-        else:  # closing the events stops the pipeline, which silences and closes the sink
-            self._events.close()
-
-    @property
-    def underflows(self) -> int:
-        return self._sink.underflows
-
-    @property
-    def gap_seconds(self) -> float:
-        return self._sink.gap_seconds
-
-    @property
-    def blas(self) -> str | None:
-        return blas_in_use()
 
 
 class _Taken:
@@ -335,12 +276,3 @@ def _refuse_overwriting(source: os.stat_result | None, options: SpeakOptions) ->
     for option, path in (("--output", options.output), ("--stats-json", options.stats_json)):
         if path is not None and path.exists() and os.path.samestat(source, os.stat(path)):
             raise StreamttsError(f"{option} {path} is the input file; name another file")
-
-
-def blas_in_use() -> str | None:
-    """Which BLAS MLX multiplied with, if the translator loaded MLX at all."""
-    if "mlx.core" not in sys.modules:
-        return None
-    from streamtts import blas
-
-    return blas.in_use()

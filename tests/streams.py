@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 import json
 
-from streamtts.reading.stream import SourceStats, TextPiece, read_pieces
+from streamtts.reading.formats.base import TextPiece
+from streamtts.reading.stream import SourceStats, read_pieces
 from streamtts.text.segmenter import segment
 
 

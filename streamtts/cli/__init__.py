@@ -55,6 +55,7 @@ from streamtts.cli.options import (
     Voice,
     speak_options,
 )
+from streamtts.daemon.protocol import CONTROLS
 from streamtts.errors import StreamttsError
 
 if TYPE_CHECKING:
@@ -481,16 +482,10 @@ def devices() -> None:
 
 
 # The resident daemon's commands live in a module of their own.
-for _command in (
-    cli_daemon.serve,
-    cli_daemon.status,
-    cli_daemon.stop,
-    cli_daemon.skip,
-    cli_daemon.pause,
-    cli_daemon.resume,
-    cli_daemon.shutdown,
-):
-    app.command()(_command)
+app.command()(cli_daemon.serve)
+app.command()(cli_daemon.status)
+for _op in CONTROLS:
+    app.command(name=_op)(cli_daemon.control(_op))
 app.add_typer(cli_daemon.hooks, name="hooks")
 app.add_typer(cli_daemon.service, name="service")
 

@@ -14,6 +14,7 @@ import logging
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -34,14 +35,14 @@ from streamtts.cli.options import (
     choices,
     speak_options,
 )
+from streamtts.daemon.protocol import CONTROLS, MAX_AGE, POLICIES
 
-POLICY_CHOICES = ("queue", "latest")
 Policy = Annotated[
     str,
     typer.Option(
         envvar="STREAMTTS_POLICY",
         help="queue: speak every source in turn; latest: a new turn silences the old one.",
-        metavar=choices(POLICY_CHOICES),
+        metavar=choices(POLICIES),
     ),
 ]
 MaxAge = Annotated[
@@ -65,7 +66,7 @@ def serve(
     play: Play = None,
     max_lag: MaxLag = None,
     policy: Policy = "queue",
-    max_age: MaxAge = 60.0,
+    max_age: MaxAge = MAX_AGE,
 ) -> None:
     """Keep the translator and the voice warm and speak what clients send, until stopped.
 
@@ -75,7 +76,7 @@ def serve(
     """
     given = {key: value for key, value in locals().items() if key not in ("policy", "max_age")}
     options = speak_options(given)
-    from streamtts.daemon.client import socket_path
+    from streamtts.daemon.protocol import socket_path
     from streamtts.daemon.server import Daemon
 
     # Its log says when it listens, when it is ready (models, load times) and when it stops.
@@ -122,38 +123,21 @@ def _print_status(reply: dict) -> None:
         print_line(f"playing: {reply['playing']}")
 
 
-def _control(op: str, said: str) -> None:
-    from streamtts.daemon.client import request
+def control(op: str) -> Callable[[], None]:
+    """The command of one of the daemon's controls (``CONTROLS``): one request, one line."""
 
-    with one_line_errors():
-        reply = request(op)
-        cancelled = reply.get("cancelled")
-        print_line(said if cancelled is None else f"{said}: {cancelled} sentence(s)")
+    def command() -> None:
+        from streamtts.daemon.client import request
 
+        with one_line_errors():
+            reply = request(op)
+            cancelled = reply.get("cancelled")
+            said = CONTROLS[op].said
+            print_line(said if cancelled is None else f"{said}: {cancelled} sentence(s)")
 
-def stop() -> None:
-    """Silence the daemon now and drop everything queued."""
-    _control("stop", "stopped")
-
-
-def skip() -> None:
-    """Skip the sentence playing now."""
-    _control("skip", "skipped")
-
-
-def pause() -> None:
-    """Hold the speech where it is, keeping the queue."""
-    _control("pause", "paused")
-
-
-def resume() -> None:
-    """Go on speaking after `pause`."""
-    _control("resume", "resumed")
-
-
-def shutdown() -> None:
-    """Silence the daemon and end it."""
-    _control("shutdown", "the daemon is shutting down")
+    command.__name__ = op
+    command.__doc__ = CONTROLS[op].help
+    return command
 
 
 hooks = typer.Typer(
@@ -173,7 +157,7 @@ def hook_command() -> str:
     script = Path(sys.executable).with_name("streamtts-hook")
     if script.exists():
         return shlex.quote(str(script))
-    return f"{shlex.quote(sys.executable)} -P -m streamtts.hook"  # -P: see client.serve_command
+    return f"{shlex.quote(sys.executable)} -P -m streamtts.hook"  # -P: see protocol.serve_command
 
 
 @hooks.command("install")
@@ -230,7 +214,7 @@ def service_install(
 ) -> None:
     """Write a launchd agent (macOS) or systemd user unit (Linux) that runs `serve`."""
     from streamtts.daemon import service as services
-    from streamtts.daemon.client import serve_command, socket_path
+    from streamtts.daemon.protocol import serve_command, socket_path
 
     argv = serve_command(["--policy", policy])
     argv += ["--tts", tts] if tts else []

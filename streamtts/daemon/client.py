@@ -1,41 +1,40 @@
-"""The resident daemon's socket and the client side of its line-JSON protocol.
+"""The client side of the daemon's protocol: connect (or start a daemon and wait for it),
+send lines, read replies.
 
 Stdlib only, and nothing heavy at import: the Claude Code hook command (``streamtts.hook``)
-runs this on every hook call and must return in a few milliseconds. The socket lives at
-``$STREAMTTS_SOCKET``, else ``streamtts.sock`` in ``$XDG_RUNTIME_DIR`` (a per-user tmpfs on
-Linux), else in the user cache directory. Every message is one JSON object on one line,
-both ways; the protocol is described in the README ("The daemon's protocol"). A socket
-owned by another user is refused on both sides, so one user's text never reaches another
-user's daemon, and so is a directory where another user could remove or replace our files
-(writable by others without the sticky bit, or another user's): there a second daemon
-could be split off, or our log redirected. The files beside the socket (its lock, its log,
-the stamp of a start) are ours or refused, and the log is never followed through a link.
+runs this on every hook call and must return in a few milliseconds. What the socket is and
+whose it may be, and how a line is written, are in ``streamtts.daemon.protocol``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
 import socket
 import stat
 import struct
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from streamtts.daemon.protocol import (
+    MAX_LINE,
+    check_directory,
+    check_owner,
+    decode,
+    encode,
+    lock_path,
+    log_path,
+    open_log,
+    serve_command,
+    socket_path,
+    start_stamp,
+)
 from streamtts.errors import StreamttsError
-from streamtts.paths import user_cache_dir
 
-SOCKET_NAME = "streamtts.sock"
-MAX_LINE = 8 << 20  # bytes in one protocol line at most: a sentence, or a hook's input
-# The largest hook input (JSON) that always fits in a line: ASCII JSON writes what was valid
-# JSON in three times its bytes at most (an emoji's 4 bytes as a 12-byte surrogate pair).
-MAX_INPUT = MAX_LINE // 3 - 64
 START_WAIT = 10.0  # seconds a client waits for a daemon it started to listen
 TIMEOUT = 5.0  # seconds a connect, a send or a read waits for the daemon, by default
 # Seconds after a start during which no client starts another: a daemon that did not
@@ -49,89 +48,6 @@ class NoDaemon(StreamttsError):
 
 class Starting(NoDaemon):
     """A daemon was started and may still come, but did not listen within the wait."""
-
-
-def socket_path(environ: Mapping[str, str] | None = None) -> Path:
-    """``$STREAMTTS_SOCKET``, else ``$XDG_RUNTIME_DIR/streamtts.sock``, else in the cache dir."""
-    environ = os.environ if environ is None else environ
-    if environ.get("STREAMTTS_SOCKET"):
-        return Path(environ["STREAMTTS_SOCKET"]).expanduser()
-    if environ.get("XDG_RUNTIME_DIR"):
-        return Path(environ["XDG_RUNTIME_DIR"]) / SOCKET_NAME
-    return user_cache_dir() / SOCKET_NAME
-
-
-def check_owner(path: Path) -> os.stat_result | None:
-    """``path``'s status (None if it does not exist); refused if another user owns it."""
-    try:
-        status = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        raise StreamttsError(f"cannot use the socket {path}: {error.strerror}") from None
-    if status.st_uid != os.getuid():
-        raise StreamttsError(
-            f"{path} belongs to another user (uid {status.st_uid}); "
-            "set STREAMTTS_SOCKET to a path of your own"
-        )
-    return status
-
-
-def check_directory(directory: Path) -> None:
-    """Refuse a directory where another user could remove or replace our socket and files:
-    one not ours (or root's), or one others may write to without the sticky bit."""
-    try:
-        status = os.stat(directory)
-    except FileNotFoundError:
-        return
-    except OSError as error:
-        raise StreamttsError(f"cannot use {directory}: {error.strerror}") from None
-    writable_by_others = status.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    if status.st_uid not in (os.getuid(), 0) or (
-        writable_by_others and not status.st_mode & stat.S_ISVTX
-    ):
-        raise StreamttsError(
-            f"{directory} is not a private directory (other users may replace files there); "
-            "set STREAMTTS_SOCKET to a path in a directory of your own"
-        )
-
-
-def encode(message: Mapping[str, Any]) -> bytes:
-    """One protocol line. ASCII JSON: every character, a lone surrogate too, is escaped, so
-    whatever text a hook input held reads back the same on the other side."""
-    return json.dumps(message).encode("ascii") + b"\n"
-
-
-def log_path(socket: Path) -> Path:
-    """Where a daemon started by a client writes its output: beside its socket, ``.log``."""
-    return socket.with_suffix(".log")
-
-
-def lock_path(socket: Path) -> Path:
-    """The lock a daemon holds for its whole life: beside its socket, ``.lock``."""
-    return socket.with_name(socket.name + ".lock")
-
-
-def start_stamp(socket: Path) -> Path:
-    """The file a client touches when it starts a daemon; the daemon removes it once it
-    listens, so one older than ``START_WAIT`` marks a start that failed."""
-    return socket.with_name(socket.name + ".starting")
-
-
-def open_log(path: Path) -> int | None:
-    """``path`` opened to append, or None: never through a symlink, never another user's or
-    anything but a plain file (a daemon's output is the user's text)."""
-    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        fd = os.open(path, flags | os.O_NONBLOCK, 0o600)  # a FIFO planted there: no wait
-    except OSError:
-        return None
-    status = os.fstat(fd)
-    if not stat.S_ISREG(status.st_mode) or status.st_uid != os.getuid():
-        os.close(fd)
-        return None
-    os.set_blocking(fd, True)
-    return fd
 
 
 class Connection:
@@ -162,7 +78,7 @@ class Connection:
                 raise NoDaemon(f"the daemon at {self.path} went away ({error})") from None
             if not line:
                 return
-            yield json.loads(line)
+            yield decode(line)
 
     def settimeout(self, seconds: float | None) -> None:
         """Bound each later send and read by ``seconds`` (None: wait as long as it takes)."""
@@ -226,12 +142,6 @@ def request(op: str, *, path: Path | None = None, **fields: Any) -> dict[str, An
     """Send one control request (``status``, ``stop``…) and return the daemon's reply."""
     with connect(path) as connection:
         return connection.request({"op": op, **fields})
-
-
-def serve_command(args: Sequence[str] = ()) -> list[str]:
-    """``python -P -m streamtts serve ARGS``: ``-P`` so that a folder named ``streamtts``
-    in the current directory is never imported in place of the installed package."""
-    return [sys.executable, "-P", "-m", "streamtts", "serve", *args]
 
 
 def connect_or_start(

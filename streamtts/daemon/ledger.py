@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from streamtts.daemon.client import open_log
+from streamtts.daemon.protocol import open_log
 
 MAX_BYTES = 1 << 20
 

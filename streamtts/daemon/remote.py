@@ -18,10 +18,10 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from streamtts.daemon.client import Connection, NoDaemon, connect, connect_or_start
+from streamtts.daemon.protocol import OptionsConflict, conflicts, requested, serve_args
 from streamtts.errors import StreamttsError
 from streamtts.pipeline.core import Event, Finished, Ready, Started
 from streamtts.pipeline.stats import SentenceRecord
@@ -31,44 +31,6 @@ if TYPE_CHECKING:
     from streamtts.text.segmenter import Sentence
 
 log = logging.getLogger(__name__)
-
-# The options that decide what a sentence sounds like and where it plays: a client that
-# asks for other ones than a running daemon's is not served by it.
-SPEECH_OPTIONS = ("translate", "model_dir", "tts", "voice", "speed", "device")
-
-
-class OptionsConflict(StreamttsError):
-    """A daemon runs with other speech options than the command line asked for."""
-
-
-def speech_options(options: SpeakOptions) -> dict[str, Any]:
-    """The options a client's speech must share with the daemon's, as JSON values."""
-    values = {key: getattr(options, key) for key in SPEECH_OPTIONS}
-    return {key: str(value) if isinstance(value, Path) else value for key, value in values.items()}
-
-
-def requested(options: SpeakOptions) -> dict[str, Any]:
-    """The speech options the command line gave: what a daemon must speak with to serve it.
-
-    The config file, the environment and the defaults describe a run of our own (or the
-    daemon ``watch`` starts), not a request: without options, any daemon will do.
-    """
-    return {key: value for key, value in speech_options(options).items() if key in options.given}
-
-
-def conflicts(wanted: dict[str, Any], ours: dict[str, Any]) -> str | None:
-    """How a daemon speaking with ``ours`` differs from ``wanted`` (None: it does not)."""
-    differ = [key for key in SPEECH_OPTIONS if key in wanted and wanted[key] != ours.get(key)]
-    return ", ".join(f"{key}={ours.get(key)!r} (asked {wanted[key]!r})" for key in differ) or None
-
-
-def serve_args(options: SpeakOptions) -> list[str]:
-    """``serve``'s command-line options for a daemon that speaks as ``options`` say."""
-    args = []
-    for key, value in speech_options(options).items():
-        if value is not None:
-            args += [f"--{key.replace('_', '-')}", str(value)]
-    return args
 
 
 class RemoteRun:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import logging
 import os
 import socket
@@ -36,21 +35,26 @@ from typing import TYPE_CHECKING, Any
 
 from streamtts import __version__
 from streamtts.claude.hooks import HookInputError, HookTurns
-from streamtts.daemon.client import (
+from streamtts.daemon.ledger import Ledger, ledger_path
+from streamtts.daemon.protocol import (
+    MAX_AGE,
     MAX_LINE,
+    OPS,
+    POLICIES,
     check_directory,
     check_owner,
+    conflicts,
+    decode,
     encode,
     lock_path,
+    speech_options,
     start_stamp,
 )
-from streamtts.daemon.ledger import Ledger, ledger_path
-from streamtts.daemon.remote import conflicts, speech_options
 from streamtts.errors import StreamttsError, from_os_error
 from streamtts.paths import user_cache_dir
 from streamtts.pipeline.core import Finished, Ready, Started
+from streamtts.pipeline.run import blas_in_use, build_pipeline
 from streamtts.pipeline.stats import SentenceRecord, startup_line
-from streamtts.session import blas_in_use, build_pipeline
 from streamtts.text.segmenter import Sentence
 
 if TYPE_CHECKING:
@@ -59,13 +63,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-POLICIES = ("queue", "latest")
-# What a client can ask (README, "The daemon's protocol"); each is a method ``_op_<name>``.
-OPS = (
-    *("ping", "status", "stop", "skip", "pause", "resume", "shutdown"),
-    *("hook", "speak", "sentence", "end"),
-)
-MAX_AGE = 60.0  # seconds a sentence may wait under ``queue`` before it is stale
 OUTBOX = 4 << 20  # bytes of replies a client may leave unread before it is dropped
 ACCEPT_RETRY = 0.1  # seconds between accepts while the process has no descriptor free
 
@@ -403,7 +400,7 @@ class Daemon:
     def handle(self, client: _Client, line: bytes) -> dict[str, Any]:
         """Carry out one message and return the reply; a bad message is an error reply."""
         try:
-            message = json.loads(line)
+            message = decode(line)
         except RecursionError:
             return _error("a message nested too deeply to read")
         except ValueError as error:

@@ -25,15 +25,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from streamtts.reading.formats import PARSERS, detect, skim
+from streamtts.reading.formats import FORMATS, PARSERS, detect, skim
 from streamtts.reading.formats.base import Boundary, TextPiece
 
 __all__ = ["Boundary", "SourceStats", "StreamParser", "TextPiece", "iter_lines", "read_pieces"]
 
 log = logging.getLogger(__name__)
 
-# ``auto`` detects the format from the first events; ``text`` is plain prose, line by line.
-FORMATS: tuple[str, ...] = ("auto", *PARSERS, "text")
 CHUNK = 64 * 1024  # readline's limit: a long line arrives in pieces of at most this size
 SKIM_AFTER = 64 * 1024
 MAX_LINE = 32 * 1024 * 1024

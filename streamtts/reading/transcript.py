@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from streamtts.paths import claude_dir
-from streamtts.reading.stream import MAX_LINE, Boundary, SourceStats, TextPiece
+from streamtts.reading.formats.base import Boundary, TextPiece
+from streamtts.reading.stream import MAX_LINE, SourceStats
 
 # Seconds between looks at the file's size: an append waits half of it on average, and
 # the watch may add 50 ms at most; a stat() this often costs nothing measurable.

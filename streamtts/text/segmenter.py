@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from streamtts.reading.stream import TextPiece
+from streamtts.reading.formats.base import TextPiece
 from streamtts.text.speakable import speakable, speakable_row
 from streamtts.text.splitter import HARD_LIMIT, PROTECT_LIMIT, SOFT_LIMIT, SentenceSplitter
 

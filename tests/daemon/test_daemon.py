@@ -26,7 +26,8 @@ from daemons import ENV, answering, begin, hook_input, send, serve
 from helpers import DATA, SPOKEN_BY_NLLB, stderr_line, wait_for
 
 from streamtts.config import SpeakOptions
-from streamtts.daemon.client import MAX_LINE, Connection, connect, request
+from streamtts.daemon.client import Connection, connect, request
+from streamtts.daemon.protocol import MAX_LINE
 from streamtts.daemon.server import Daemon
 from streamtts.errors import StreamttsError
 
@@ -89,7 +90,7 @@ def test_a_stream_is_spoken_and_each_record_comes_back_in_order(start_daemon):
 def test_a_daemon_translating_with_nllb_sends_back_each_translation(
     start_daemon, speaking_model: Path
 ):
-    from streamtts.daemon.remote import speech_options
+    from streamtts.daemon.protocol import speech_options
     from streamtts.translate import load_translator
 
     speech = SpeakOptions(

@@ -28,8 +28,9 @@ from daemons import ENV, answering, begin, hook_input, send, serve
 from helpers import wait_for
 
 from streamtts import hook
-from streamtts.daemon.client import MAX_INPUT, connect, encode, request, serve_command, start_stamp
+from streamtts.daemon.client import connect, request
 from streamtts.daemon.ledger import Ledger, ledger_path
+from streamtts.daemon.protocol import MAX_INPUT, encode, serve_command, start_stamp
 
 # Real voices, models or processes, seconds each: left out of `make test-fast`.
 pytestmark = pytest.mark.slow

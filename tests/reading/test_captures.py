@@ -16,7 +16,8 @@ from helpers import DATA, REPO
 from typer.testing import CliRunner
 
 from streamtts.cli import app
-from streamtts.reading.stream import SourceStats, TextPiece, read_pieces
+from streamtts.reading.formats.base import TextPiece
+from streamtts.reading.stream import SourceStats, read_pieces
 from streamtts.text.segmenter import segment
 
 # Real captures from other projects' test suites are third-party text: they stay in the

@@ -28,7 +28,8 @@ from streams import (
     tool_use,
 )
 
-from streamtts.reading.stream import SKIM_AFTER, Boundary, SourceStats, TextPiece, read_pieces
+from streamtts.reading.formats.base import Boundary, TextPiece
+from streamtts.reading.stream import SKIM_AFTER, SourceStats, read_pieces
 from streamtts.text import splitter
 from streamtts.text.segmenter import Segmenter, segment
 from streamtts.text.splitter import RUN_LIMIT

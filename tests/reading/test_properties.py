@@ -12,14 +12,9 @@ from helpers import DATA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from streamtts.reading.stream import (
-    FORMATS,
-    Boundary,
-    SourceStats,
-    TextPiece,
-    iter_lines,
-    read_pieces,
-)
+from streamtts.reading.formats import FORMATS
+from streamtts.reading.formats.base import Boundary, TextPiece
+from streamtts.reading.stream import SourceStats, iter_lines, read_pieces
 from streamtts.text.segmenter import Segmenter
 
 # Fragments chosen to hit every rule: terminators and what may follow them, abbreviations,

@@ -23,16 +23,9 @@ from streams import (
     tool_use,
 )
 
+from streamtts.reading.formats.base import Boundary, TextPiece
 from streamtts.reading.formats.gemini import api_error
-from streamtts.reading.stream import (
-    SKIM_AFTER,
-    Boundary,
-    SourceStats,
-    StreamParser,
-    TextPiece,
-    iter_lines,
-    read_pieces,
-)
+from streamtts.reading.stream import SKIM_AFTER, SourceStats, StreamParser, iter_lines, read_pieces
 from streamtts.text.segmenter import segment
 
 BLOCK, TOOL, TURN = Boundary.BLOCK, Boundary.TOOL, Boundary.TURN

@@ -23,7 +23,8 @@ from daemons import answering, hook_input
 from helpers import wait_for
 
 from streamtts import NO_NETWORK
-from streamtts.daemon.client import request, serve_command
+from streamtts.daemon.client import request
+from streamtts.daemon.protocol import serve_command
 
 STAY_UP = 15.0  # seconds the daemon runs after its sentence, before it is shut down
 

@@ -56,6 +56,11 @@ def test_the_daemon_imports_no_torch_transformers_or_mlx_lm() -> None:
     assert imported_by("import streamtts.cli, streamtts.daemon.server", heavy) == []
 
 
+def test_the_daemon_imports_neither_the_stdin_nor_the_transcript_reader() -> None:
+    readers = ("streamtts.reading.stream", "streamtts.reading.transcript", "streamtts.session")
+    assert imported_by("import streamtts.daemon.server", readers) == []
+
+
 MLX_SGEMM_BINDING = re.compile(
     r"binding file \S*/libmlx\.so \[0\] to (\S+) \[0\]: normal symbol `cblas_sgemm'"
 )

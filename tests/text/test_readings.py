@@ -386,7 +386,7 @@ def test_the_pipeline_gives_the_voice_the_readings_and_keeps_the_translation():
 
 @pytest.mark.slow
 def test_the_speak_and_daemon_pipeline_reads_with_the_users_dictionary(tmp_path: Path):
-    from streamtts.session import build_pipeline
+    from streamtts.pipeline.run import build_pipeline
 
     config = tmp_path / "config.toml"
     config.write_text('tts = "openjtalk"\n[readings]\nmyproj = "マイプロ"\n', encoding="utf-8")

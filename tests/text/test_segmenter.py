@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from streamtts.reading.stream import Boundary, TextPiece
+from streamtts.reading.formats.base import Boundary, TextPiece
 from streamtts.text.segmenter import (
     HARD_LIMIT,
     HOLD_LIMIT,

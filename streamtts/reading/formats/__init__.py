@@ -19,6 +19,9 @@ from streamtts.reading.formats.gemini import GeminiParser
 PARSERS: dict[str, type[Parser]] = {
     parser.name: parser for parser in (ClaudeParser, CodexParser, GeminiParser)
 }
+# ``--format``'s choices: ``auto`` detects the format from the first events, ``text`` is
+# plain prose, line by line.
+FORMATS: tuple[str, ...] = ("auto", *PARSERS, "text")
 
 
 def detect(event: dict[str, Any]) -> str | None:
