@@ -1,9 +1,8 @@
-"""The daemon's commands: ``serve``, its controls, ``hooks`` and ``service``.
+"""The daemon's commands: ``serve``, ``status`` and its controls (``CONTROLS``: ``stop``,
+``skip``, ``pause``, ``resume``, ``shutdown``).
 
-Thin Typer commands like those of ``streamtts.cli``, which adds them to the app. The
-controls (``status``, ``stop``, ``skip``, ``pause``, ``resume``, ``shutdown``) are one
-request each over the socket (``streamtts.daemon.client``); with no daemon they say so in one
-line and exit 1.
+``status`` and the controls are one request each over the socket
+(``streamtts.daemon.client``); with no daemon they say so in one line and exit 1.
 """
 
 from __future__ import annotations
@@ -11,11 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import shlex
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -55,6 +51,10 @@ MaxAge = Annotated[
 ]
 
 
+commands = typer.Typer()
+
+
+@commands.command()
 def serve(
     translate: Translate = None,
     model_dir: ModelDir = None,
@@ -88,6 +88,7 @@ def serve(
     exit_interrupted(0)  # at once: ONNX Runtime or MLX threads may still be running
 
 
+@commands.command()
 def status(
     as_json: Annotated[
         bool, typer.Option("--json", metavar=FLAG, help="Print the daemon's status as JSON.")
@@ -140,102 +141,5 @@ def control(op: str) -> Callable[[], None]:
     return command
 
 
-hooks = typer.Typer(
-    help="Make interactive Claude Code sessions speak, through Claude Code's hooks."
-)
-Project = Annotated[
-    Path | None,
-    typer.Option(
-        help="A project directory: its .claude/settings.json instead of ~/.claude/settings.json.",
-        show_default=False,
-    ),
-]
-
-
-def hook_command() -> str:
-    """The command Claude Code runs: this installation's ``streamtts-hook``, by full path."""
-    script = Path(sys.executable).with_name("streamtts-hook")
-    if script.exists():
-        return shlex.quote(str(script))
-    return f"{shlex.quote(sys.executable)} -P -m streamtts.hook"  # -P: see protocol.serve_command
-
-
-@hooks.command("install")
-def hooks_install(project: Project = None) -> None:
-    """Add the streamtts hooks, keeping every other setting and hook (a backup is kept)."""
-    from streamtts.claude import settings as claude_settings
-
-    with one_line_errors():
-        change = claude_settings.install(
-            claude_settings.settings_path(project=project), hook_command()
-        )
-        _said(change, "installed in")
-
-
-@hooks.command("uninstall")
-def hooks_uninstall(project: Project = None) -> None:
-    """Remove the streamtts hooks and nothing else."""
-    from streamtts.claude import settings as claude_settings
-
-    with one_line_errors():
-        change = claude_settings.uninstall(claude_settings.settings_path(project=project))
-        _said(change, "removed from")
-
-
-@hooks.command("status")
-def hooks_status(project: Project = None) -> None:
-    """Say which of the streamtts hooks are installed."""
-    from streamtts.claude import settings as claude_settings
-
-    with one_line_errors():
-        path = claude_settings.settings_path(project=project)
-        installed = claude_settings.status(path)
-        print_line(str(path))
-        for event, command in installed.items():
-            print_line(f"  {event:<17} {command or 'not installed'}")
-
-
-def _said(change, done: str) -> None:
-    if not change.changed:
-        print_line(f"nothing to change in {change.path}")
-        return
-    backup = f" (backup: {change.backup})" if change.backup else ""
-    print_line(f"hooks {', '.join(change.events)} {done} {change.path}{backup}")
-
-
-service = typer.Typer(help="Run `streamtts serve` as a per-user service (launchd or systemd).")
-
-
-@service.command("install")
-def service_install(
-    tts: Tts = None,
-    voice: Voice = None,
-    policy: Policy = "queue",
-) -> None:
-    """Write a launchd agent (macOS) or systemd user unit (Linux) that runs `serve`."""
-    from streamtts.daemon import service as services
-    from streamtts.daemon.protocol import serve_command, socket_path
-
-    argv = serve_command(["--policy", policy])
-    argv += ["--tts", tts] if tts else []
-    argv += ["--voice", voice] if voice else []
-    with one_line_errors():
-        written = services.install(argv, log_dir=socket_path().parent)
-    print_line(f"wrote {written.path}; start it with:")
-    for command in written.enable:
-        print_line("  " + shlex.join(command))
-
-
-@service.command("uninstall")
-def service_uninstall() -> None:
-    """Remove the service file `service install` wrote."""
-    from streamtts.daemon import service as services
-
-    with one_line_errors():
-        removed = services.uninstall()
-    if removed is None:
-        print_line("no streamtts service is installed")
-        return
-    print_line(f"removed {removed.path}; if it was running, stop it with:")
-    for command in removed.disable:
-        print_line("  " + shlex.join(command))
+for _op in CONTROLS:
+    commands.command(name=_op)(control(_op))

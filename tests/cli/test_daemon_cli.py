@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from streamtts.claude.settings import HOOK_EVENTS
 from streamtts.cli import app
-from streamtts.cli.daemon import hook_command
+from streamtts.cli.hooks import hook_command
 
 
 @pytest.fixture
