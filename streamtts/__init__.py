@@ -1,4 +1,13 @@
-"""streamtts: speak a coding agent's prose aloud in Japanese, entirely on this machine."""
+"""streamtts: speak a coding agent's prose aloud in Japanese, entirely on this machine.
+
+One package per stage, in the order a sentence goes through them: ``reading`` (the agent's
+output → text pieces), ``text`` (→ sentences, and the readings of code words),
+``translate`` (→ Japanese; the NLLB port itself is ``nllb``), ``tts`` (→ audio), ``audio``
+(→ the speaker), joined by ``pipeline``. ``session`` runs one source through a pipeline of
+its own or the resident ``daemon``; ``claude`` is Claude Code's hooks and settings; ``cli``
+is the command line, ``hook`` the hook command. ``config`` holds the speech options,
+``paths`` and ``errors`` what all share, ``blas`` the BLAS that MLX uses on a CPU.
+"""
 
 import os
 

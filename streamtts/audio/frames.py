@@ -49,7 +49,7 @@ class FrameQueue:
             if not self._closed and not playback.cancelled:
                 self._items.append((playback, None))
                 return playback
-        playback.done.set()  # a sentence still arriving when it or the sink was silenced
+        playback.finish()  # a sentence still arriving when it or the sink was silenced
         return playback
 
     def pull(self, out: np.ndarray, now: float) -> None:
@@ -69,7 +69,7 @@ class FrameQueue:
                     finished.append(playback)
                     continue
                 if playback.t_start is None:
-                    playback.t_start = now
+                    playback.start(now)
                     self._current = playback
                 n = min(len(out) - filled, len(data) - self._offset)
                 out[filled : filled + n] = data[self._offset : self._offset + n]
@@ -81,7 +81,7 @@ class FrameQueue:
             if self._current is not None:
                 self.gap_frames += len(out) - filled
         for playback in finished:
-            playback.done.set()
+            playback.finish()
 
     @property
     def playing(self) -> bool:
@@ -97,7 +97,7 @@ class FrameQueue:
             self._items = deque(item for item in self._items if item[0] is not playback)
             if self._current is playback:
                 self._current = None
-        playback.done.set()
+        playback.finish()
 
     def discard(self) -> None:
         """Drop everything queued; its playbacks end unplayed (``t_end`` stays None)."""
@@ -108,7 +108,7 @@ class FrameQueue:
             self._offset = 0
             self._current = None
         for playback in pending.values():
-            playback.done.set()
+            playback.finish()
 
     def wait(self, alive: threading.Event | None = None) -> None:
         """Block until the last queued sentence has been taken by the device."""

@@ -50,10 +50,10 @@ class NullSink:
             self._frames.enqueue(chunks, sample_rate, playback)
         else:
             for chunk in chunks:
-                playback.t_start = playback.t_start or time.perf_counter()
+                playback.start(time.perf_counter())
                 playback.frames += len(chunk)
             playback.t_end = time.perf_counter()
-            playback.done.set()
+            playback.finish()
         self.frames += playback.frames
         return playback
 

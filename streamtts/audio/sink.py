@@ -24,7 +24,20 @@ class Playback:
     t_start: float | None = None  # time.perf_counter() when the first sample was taken
     t_end: float | None = None  # … and the last; None if it was discarded
     done: threading.Event = field(default_factory=threading.Event)
+    # Set once t_start is stamped, or when the sentence ends without a sample played.
+    started: threading.Event = field(default_factory=threading.Event)
     cancelled: bool = False  # silenced by ``cancel``: nothing more of it is queued
+
+    def start(self, now: float) -> None:
+        """Stamp the first sample taken (the first call only), waking who waits for it."""
+        if self.t_start is None:
+            self.t_start = now
+            self.started.set()
+
+    def finish(self) -> None:
+        """The sentence is over, played or not: wake who waits for its start or its end."""
+        self.done.set()
+        self.started.set()
 
 
 class AudioSink(Protocol):

@@ -71,7 +71,7 @@ class WavSink:
             for data in at_rate(chunks, sample_rate, self.sample_rate):
                 if playback.cancelled:  # the rest of a silenced sentence is not written
                     break
-                playback.t_start = playback.t_start or time.perf_counter()
+                playback.start(time.perf_counter())
                 pcm = (np.clip(data, -1.0, 1.0) * 32767).astype("<i2").tobytes()
                 self._file.write(pcm)
                 self._data_bytes += len(pcm)
@@ -81,7 +81,7 @@ class WavSink:
             raise from_os_error("write", self.path, error) from None
         if not playback.cancelled:
             playback.t_end = time.perf_counter()
-        playback.done.set()
+        playback.finish()
         return playback
 
     def cancel(self, playback: Playback) -> None:

@@ -1,3 +1,6 @@
-"""Claude Code integration: hook inputs turned into sentences, and the settings file the hooks
-live in.
+"""Claude Code integration.
+
+- ``hooks``: the hook inputs (``MessageDisplay``, ``Stop``, ``UserPromptSubmit``,
+  ``SessionStart``) turned into sentences, exactly once each;
+- ``settings``: the settings file the hooks are installed in.
 """

@@ -22,6 +22,7 @@ from typing import Any
 
 from streamtts.daemon.protocol import (
     MAX_LINE,
+    OptionsConflict,
     check_directory,
     check_owner,
     decode,
@@ -91,6 +92,8 @@ class Connection:
         if reply is None:
             raise NoDaemon(f"the daemon at {self.path} closed the connection")
         if not reply.get("ok"):
+            if "conflict" in reply:  # a ``speak`` with other speech options than the daemon's
+                raise OptionsConflict(reply["conflict"])
             raise StreamttsError(f"the daemon says: {reply.get('error', 'no reason given')}")
         return reply
 

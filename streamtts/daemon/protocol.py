@@ -142,7 +142,11 @@ SPEECH_OPTIONS = ("translate", "model_dir", "tts", "voice", "speed", "device")
 
 
 class OptionsConflict(StreamttsError):
-    """A daemon runs with other speech options than the command line asked for."""
+    """A daemon runs with other speech options than the command line asked for.
+
+    The daemon decides, answering ``speak``: its error reply then carries ``conflict``,
+    which says how its options differ (``conflicts``).
+    """
 
 
 def speech_options(options: SpeakOptions) -> dict[str, Any]:

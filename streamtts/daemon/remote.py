@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from streamtts.daemon.client import Connection, NoDaemon, connect, connect_or_start
-from streamtts.daemon.protocol import OptionsConflict, conflicts, requested, serve_args
+from streamtts.daemon.protocol import OptionsConflict, requested, serve_args
 from streamtts.errors import StreamttsError
 from streamtts.pipeline.core import Event, Finished, Ready, Started
 from streamtts.pipeline.stats import SentenceRecord
@@ -111,17 +111,14 @@ def remote_run(options: SpeakOptions, *, start: bool) -> RemoteRun | None:
             log.warning("%s; speaking in-process", error)
         return None
     try:
-        differ = conflicts(requested(options), connection.request({"op": "status"})["options"])
-        if differ is not None:
-            raise OptionsConflict(
-                f"the streamtts daemon at {connection.path} speaks with {differ}: "
-                "`streamtts shutdown` it to start one with these options, "
-                "or add --no-daemon to speak in-process"
-            )
         return RemoteRun(connection, options)
-    except OptionsConflict:
+    except OptionsConflict as differ:
         connection.close()
-        raise
+        raise OptionsConflict(
+            f"the streamtts daemon at {connection.path} speaks with {differ}: "
+            "`streamtts shutdown` it to start one with these options, "
+            "or add --no-daemon to speak in-process"
+        ) from None
     except StreamttsError as error:  # it cannot speak (its models did not load)
         connection.close()
         log.warning("%s; speaking in-process (`streamtts shutdown` ends that daemon)", error)

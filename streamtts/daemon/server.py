@@ -9,26 +9,18 @@ everything in arrival order and skips a sentence that waited longer than ``max_a
 ``latest`` silences the sentences of every other turn as soon as a new turn's first
 sentence arrives, as a generation id would. ``stop``, ``skip`` and a client that goes
 away cancel sentences through ``Pipeline.cancel``, which silences the sink at once.
-
-The socket is bound before any model loads (a client started the daemon and waits for it),
-under an exclusive lock on ``<socket>.lock`` held for the daemon's life: the lock, not the
-socket file, says whether a daemon runs, so a socket left by a killed daemon is known to be
-stale and replaced, and two daemons starting at once cannot both listen.
+Its socket and lock are ``listener.Listener``; each client is a ``peer.Peer``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import logging
 import os
-import socket
-import stat
 import threading
 import time
-from collections import Counter, deque
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,23 +28,21 @@ from typing import TYPE_CHECKING, Any
 from streamtts import __version__
 from streamtts.claude.hooks import HookInputError, HookTurns
 from streamtts.daemon.ledger import Ledger, ledger_path
+from streamtts.daemon.listener import Listener
+from streamtts.daemon.peer import Peer
 from streamtts.daemon.protocol import (
     MAX_AGE,
     MAX_LINE,
     OPS,
     POLICIES,
-    check_directory,
-    check_owner,
+    OptionsConflict,
     conflicts,
     decode,
-    encode,
-    lock_path,
     speech_options,
-    start_stamp,
 )
-from streamtts.errors import StreamttsError, from_os_error
-from streamtts.paths import user_cache_dir
+from streamtts.errors import StreamttsError
 from streamtts.pipeline.core import Finished, Ready, Started
+from streamtts.pipeline.inbox import Inbox
 from streamtts.pipeline.run import blas_in_use, build_pipeline
 from streamtts.pipeline.stats import SentenceRecord, startup_line
 from streamtts.text.segmenter import Sentence
@@ -63,147 +53,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OUTBOX = 4 << 20  # bytes of replies a client may leave unread before it is dropped
 ACCEPT_RETRY = 0.1  # seconds between accepts while the process has no descriptor free
-
-
-class Listener:
-    """The daemon's socket, its lock, and their removal at the end."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        lock = lock_path(path)
-        try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            if path.parent == user_cache_dir():  # ours, and it may be older than any socket
-                path.parent.chmod(0o700)
-            check_directory(path.parent)
-            check_owner(lock)
-            self._lock = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        except OSError as error:
-            raise from_os_error("create", lock, error) from None
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self._lock)
-            raise StreamttsError(f"a streamtts daemon already runs at {path}") from None
-        try:
-            self.socket = self._bind()
-        except BaseException:
-            os.close(self._lock)
-            raise
-
-    def _bind(self) -> socket.socket:
-        status = check_owner(self.path)
-        if status is not None:
-            if not stat.S_ISSOCK(status.st_mode):
-                raise StreamttsError(f"{self.path} exists and is not a socket; remove it")
-            os.unlink(self.path)  # ours, and no daemon holds the lock: a killed one's
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        umask = os.umask(0o177)  # born 0600: never a moment readable by others
-        try:
-            sock.bind(str(self.path))
-        except OSError as error:
-            sock.close()
-            raise from_os_error("listen at", self.path, error) from None
-        finally:
-            os.umask(umask)
-        os.chmod(self.path, 0o600)
-        # Room for every hook of a busy machine calling at once (the kernel caps it).
-        sock.listen(socket.SOMAXCONN)
-        start_stamp(self.path).unlink(missing_ok=True)  # a client's start has succeeded
-        return sock
-
-    def close(self) -> None:
-        """Stop listening, remove the socket (if still ours) and release the lock."""
-        self.socket.close()
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
-        os.close(self._lock)
 
 
 @dataclass
 class _Tag:
     """Whose a sentence in the pipeline is."""
 
-    client: _Client | None  # None: a hook's, nobody waits for its records
+    client: Peer | None  # None: a hook's, nobody waits for its records
     seq: int  # the client's number for it
     session: str
     turn: str
-
-
-class _Client:
-    """One connection: its replies (queued from several threads) and its open sentences.
-
-    Its replies go out on a thread of its own (``write_out``), so a client that stops
-    reading (a ``speak`` stopped with Ctrl-Z) never blocks the thread that speaks for every
-    client; one that leaves more than ``OUTBOX`` bytes unread is dropped.
-    """
-
-    def __init__(self, conn: socket.socket) -> None:
-        self.conn = conn
-        self.open: set[int] = set()  # daemon seqs of its sentences not finished yet
-        self.speaking: str | None = None  # turn of its ``speak`` stream, once begun
-        self.sink_base = (0, 0.0)  # the sink's underflows and gap seconds when it began
-        self.ended = False  # it sent ``end``: close after its last sentence
-        self.gone = False
-        self._done = False
-        self._lock = threading.Lock()
-        self._outbox: deque[bytes] = deque()
-        self._unsent = 0  # bytes in the outbox
-        self._closing = False  # the reader has ended: send what is queued, then close
-        self._wake = threading.Condition(self._lock)
-
-    def finish_once(self) -> bool:
-        """True the first time only: its ``done`` is sent once."""
-        with self._lock:
-            first, self._done = not self._done, True
-        return first
-
-    def send(self, message: dict[str, Any]) -> None:
-        """Queue one message for the client; never waits for the client to read."""
-        data = encode(message)
-        with self._lock:
-            if self.gone or self._closing:
-                return
-            if self._unsent + len(data) > OUTBOX:  # it stopped reading: drop it
-                self._drop()
-                return
-            self._outbox.append(data)
-            self._unsent += len(data)
-            self._wake.notify()
-
-    def close(self) -> None:
-        """The reader is done: the writer sends what is queued, then closes the connection."""
-        with self._lock:
-            self._closing = True
-            self._wake.notify()
-
-    def write_out(self) -> None:
-        """The client's writing thread: its queued messages, in order, until it is closed."""
-        while True:
-            with self._lock:
-                while not self._outbox and not self._closing and not self.gone:
-                    self._wake.wait()
-                if self.gone or not self._outbox:
-                    break
-                data = self._outbox.popleft()
-                self._unsent -= len(data)
-            try:
-                self.conn.sendall(data)
-            except OSError:  # it went away; the reading thread notices too
-                with self._lock:
-                    self._drop()
-        with contextlib.suppress(OSError):
-            self.conn.close()
-
-    def _drop(self) -> None:
-        # Called holding the lock. shutdown() wakes the reader and writer threads at once.
-        self.gone = True
-        self._outbox.clear()
-        self._wake.notify()
-        with contextlib.suppress(OSError):
-            self.conn.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
@@ -252,7 +112,7 @@ class Daemon:
             raise
         self._ledger = Ledger(ledger_path(path))
         self._max_age = max_age
-        self._feed: _Feed = _Feed()
+        self._feed: Inbox = Inbox()  # every client's sentences, in arrival order
         self._tags: dict[int, _Tag] = {}
         self._lock = threading.Lock()  # tags, counts, the next seq, the current turn
         self._next_seq = 0
@@ -345,7 +205,7 @@ class Daemon:
             fields["seq"] = tag.seq
             tag.client.send({"event": event, "record": fields})
 
-    def _close_if_done(self, client: _Client) -> None:
+    def _close_if_done(self, client: Peer) -> None:
         if client.ended and not client.open and client.finish_once():
             client.send(
                 {
@@ -371,7 +231,7 @@ class Daemon:
                 log.warning("cannot accept a client: %s", error.strerror)
                 self._shutdown.wait(ACCEPT_RETRY)
                 continue
-            client = _Client(conn)
+            client = Peer(conn)
             try:
                 threading.Thread(target=client.write_out, daemon=True).start()
                 threading.Thread(target=self._serve, args=(client,), daemon=True).start()
@@ -380,7 +240,7 @@ class Daemon:
                 client.close()
                 conn.close()
 
-    def _serve(self, client: _Client) -> None:
+    def _serve(self, client: Peer) -> None:
         reader = client.conn.makefile("rb")
         try:
             while line := reader.readline(MAX_LINE):
@@ -397,7 +257,7 @@ class Daemon:
             with contextlib.suppress(OSError):
                 reader.close()
 
-    def handle(self, client: _Client, line: bytes) -> dict[str, Any]:
+    def handle(self, client: Peer, line: bytes) -> dict[str, Any]:
         """Carry out one message and return the reply; a bad message is an error reply."""
         try:
             message = decode(line)
@@ -414,13 +274,15 @@ class Daemon:
             return _error(f"this daemon cannot speak: {self.failed}; then `streamtts shutdown`")
         try:
             return {"ok": True, "op": op, **getattr(self, f"_op_{op}")(client, message)}
+        except OptionsConflict as differ:
+            return {**_error(f"this daemon speaks with {differ}"), "conflict": str(differ)}
         except (HookInputError, StreamttsError, TypeError, ValueError) as error:
             return _error(str(error))
 
-    def _op_ping(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+    def _op_ping(self, client: Peer, message: dict[str, Any]) -> dict[str, Any]:
         return {"pid": os.getpid(), "version": __version__}
 
-    def _op_status(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+    def _op_status(self, client: Peer, message: dict[str, Any]) -> dict[str, Any]:
         playing = self._playing
         with self._lock:
             queued = len(self._tags) - (playing is not None)  # waiting, not the one playing
@@ -444,30 +306,30 @@ class Daemon:
             "skipped_by": skipped,
         }
 
-    def _op_stop(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+    def _op_stop(self, client: Peer, message: dict[str, Any]) -> dict[str, Any]:
         return {"cancelled": self.cancel(lambda tag: True, "stopped")}
 
-    def _op_skip(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+    def _op_skip(self, client: Peer, message: dict[str, Any]) -> dict[str, Any]:
         playing = self._playing
         if playing is None:
             return {"cancelled": 0}
         return {"cancelled": self._pipeline.cancel(lambda r: r is playing, "skipped")}
 
-    def _op_pause(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+    def _op_pause(self, client: Peer, message: dict[str, Any]) -> dict[str, Any]:
         self._paused = True
         self._sink.pause(True)
         return {}
 
-    def _op_resume(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+    def _op_resume(self, client: Peer, message: dict[str, Any]) -> dict[str, Any]:
         self._paused = False
         self._sink.pause(False)
         return {}
 
-    def _op_shutdown(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+    def _op_shutdown(self, client: Peer, message: dict[str, Any]) -> dict[str, Any]:
         threading.Timer(0.05, self.shutdown).start()  # after the reply has gone
         return {}
 
-    def _op_hook(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+    def _op_hook(self, client: Peer, message: dict[str, Any]) -> dict[str, Any]:
         with self._lock:  # hook calls of one session arrive in order; keep them so
             said = self._hooks.handle(message.get("input"))
         if self.policy == "latest":
@@ -483,11 +345,11 @@ class Daemon:
             self._enqueue(None, 0, text, session=said.session, turn=said.turn)
         return {"queued": len(said.sentences)}
 
-    def _op_speak(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+    def _op_speak(self, client: Peer, message: dict[str, Any]) -> dict[str, Any]:
         """Begin a stream of sentences; a client wanting other speech options is refused."""
         differ = conflicts(message.get("options", {}), speech_options(self.options))
         if differ is not None:
-            raise StreamttsError(f"this daemon speaks with {differ}")
+            raise OptionsConflict(differ)
         if client.speaking is not None:
             raise StreamttsError("this connection is speaking already")
         source = message.get("source")
@@ -495,7 +357,7 @@ class Daemon:
         client.sink_base = (self._sink.underflows, self._sink.gap_seconds)
         return {"now": time.perf_counter(), "ready": bool(self._startup)}
 
-    def _op_sentence(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+    def _op_sentence(self, client: Peer, message: dict[str, Any]) -> dict[str, Any]:
         text, seq = message.get("text"), message.get("seq")
         if client.speaking is None:
             raise StreamttsError("send {'op': 'speak'} before its sentences")
@@ -504,13 +366,13 @@ class Daemon:
         self._enqueue(client, seq, text, session=client.speaking, turn=client.speaking)
         return {"seq": seq}
 
-    def _op_end(self, client: _Client, message: dict[str, Any]) -> dict[str, Any]:
+    def _op_end(self, client: Peer, message: dict[str, Any]) -> dict[str, Any]:
         client.ended = True
         return {}
 
     # -- the queue ----------------------------------------------------------------------------
 
-    def _enqueue(self, client: _Client | None, seq: int, text: str, *, session: str, turn: str):
+    def _enqueue(self, client: Peer | None, seq: int, text: str, *, session: str, turn: str):
         with self._lock:
             ours = self._next_seq
             self._next_seq += 1
@@ -540,42 +402,6 @@ class Daemon:
             record.skip(reason)
             self._finish(record)
         return len(waiting) + self._pipeline.cancel(lambda r: chosen(r.seq), reason)
-
-
-class _Feed:
-    """The sentences of every client, in arrival order, as the pipeline's one input."""
-
-    def __init__(self) -> None:
-        self._items: deque[Sentence | None] = deque()
-        self._ready = threading.Condition()
-
-    def put(self, sentence: Sentence) -> None:
-        with self._ready:
-            self._items.append(sentence)
-            self._ready.notify()
-
-    def remove(self, which: Callable[[Sentence], bool]) -> list[Sentence]:
-        """Take out, and return, the sentences still waiting that ``which`` accepts."""
-        with self._ready:
-            taken = [item for item in self._items if item is not None and which(item)]
-            if taken:
-                self._items = deque(item for item in self._items if item is None or not which(item))
-        return taken
-
-    def close(self) -> None:
-        with self._ready:
-            self._items.append(None)
-            self._ready.notify()
-
-    def __iter__(self):
-        while True:
-            with self._ready:
-                while not self._items:
-                    self._ready.wait()
-                item = self._items.popleft()
-            if item is None:
-                return
-            yield item
 
 
 _OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)

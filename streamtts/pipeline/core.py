@@ -385,8 +385,7 @@ class Pipeline:
 
     def _follow(self, record: SentenceRecord, playback: Playback) -> Iterator[Started]:
         """Wait for a sentence's playback to start (yield Started) and to end."""
-        # Sinks stamp the start without an event; a short poll keeps Started in step.
-        while playback.t_start is None and not playback.done.wait(0.01):
+        while not playback.started.wait(_POLL):
             self._check_stop()
         record.t_audio_start = playback.t_start
         if record.t_audio_start is not None:

@@ -148,6 +148,7 @@ def test_bad_messages_get_an_error_reply_and_the_connection_keeps_serving(start_
     assert errors[3] == "send {'op': 'speak'} before its sentences"
     assert errors[4] == "hook input without a session_id"
     assert errors[5] == "this daemon speaks with tts='openjtalk' (asked 'kokoro')"
+    assert replies[5]["conflict"] == "tts='openjtalk' (asked 'kokoro')"
     assert errors[6].startswith("not JSON")
     assert replies[7]["pid"] == os.getpid()
 
