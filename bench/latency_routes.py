@@ -13,7 +13,7 @@ out, the daemon when its first sample reached the device, and a ``Stop`` hook of
 Claude Code ran it (its Python start, about 20 ms here, included). "last word → Stop" is
 when a tool that speaks at ``Stop`` could begin, before its own translation and synthesis.
 
-Run as ``.venv/bin/python bench/latency_routes.py [--runs 3]`` as root after
+Run as ``.venv/bin/python -m bench.latency_routes [--runs 3]`` as root after
 ``make clients``. Writes ``bench/results/latency_routes.md``.
 """
 
@@ -25,8 +25,15 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from common import machine_info, markdown_table, package_versions, percentiles, results_header
-
+from bench.common import (
+    machine_info,
+    markdown_table,
+    package_versions,
+    parse_args,
+    percentiles,
+    results_header,
+    write_results,
+)
 from tests.real_clients import (
     NODE_MODULES,
     PROMPT,
@@ -38,7 +45,6 @@ from tests.real_clients import (
     workspace,
 )
 
-RESULTS = Path(__file__).parent / "results" / "latency_routes.md"
 GAP = 3.0  # seconds of thinking before each later response: the sentence before has played
 STEPS = ["I will read the notes.", "Now I check the parser.", "The tests pass now.", "All done."]
 ROUTES = {
@@ -108,11 +114,22 @@ def cell(values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each route")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--routes",
+        default=",".join(ROUTES.values()),
+        help="comma-separated, of: %(default)s",
+    )
+    # --smoke: one run of a piped route and of an interactive one.
+    args = parse_args(parser, smoke={"runs": 1, "routes": "claude,hooks"})
+    routes = args.routes.split(",")
+    if unknown := set(routes) - set(ROUTES.values()):
+        parser.error(f"unknown routes: {', '.join(sorted(unknown))}")
     if reason := why_not():
         raise SystemExit(f"latency_routes: {reason}")
     rows = []
     for label, route in ROUTES.items():
+        if route not in routes:
+            continue
         figures: dict[str, list[float]] = {"ready": [], "start": [], "end": [], "stop": []}
         exact = True
         for _ in range(args.runs):
@@ -148,8 +165,8 @@ def main() -> None:
         "client has no Stop hook.\n\n"
     )
     text += markdown_table(header, rows, right=True) + "\n"
-    RESULTS.write_text(text)
     print(text)
+    write_results(args.results, "latency_routes.md", text)
 
 
 if __name__ == "__main__":

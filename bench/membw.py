@@ -7,17 +7,19 @@ larger than the caches (numpy's sum is vectorised and reads each byte once), tak
 thread and with one thread per core, keeping the fastest. Dividing the bytes a decode step
 must read by this figure gives the floor that no engine can beat on this machine.
 
-Run as ``.venv/bin/python bench/membw.py`` to print the figure and the machine it is taken on.
+Run as ``.venv/bin/python -m bench.membw`` to print the figure and the machine it is taken on.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import threading
 import time
 
 import numpy as np
-from common import machine_info
+
+from bench.common import machine_info, parse_args
 
 BUFFER_BYTES = 1 << 30  # 1 GiB: far past any cache, small enough to share the machine
 
@@ -55,8 +57,17 @@ def read_bandwidth_gbs(*, nbytes: int = BUFFER_BYTES, repeats: int = 7) -> dict[
     return result
 
 
-if __name__ == "__main__":
+def main() -> None:
+    """Print the machine and its read bandwidth."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mib", type=int, default=BUFFER_BYTES >> 20, help="buffer size")
+    parser.add_argument("--repeats", type=int, default=7, help="timed reads, median kept")
+    args = parse_args(parser, smoke={"mib": 64, "repeats": 1}, writes=False)
     for key, value in machine_info().items():
         print(f"{key}: {value}")
-    for label, gbs in read_bandwidth_gbs().items():
+    for label, gbs in read_bandwidth_gbs(nbytes=args.mib << 20, repeats=args.repeats).items():
         print(f"read bandwidth, {label}: {gbs:.1f} GB/s")
+
+
+if __name__ == "__main__":
+    main()

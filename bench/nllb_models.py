@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from common import ROOT
+from bench.common import ROOT
 
 NLLB_600M_CONFIG = ROOT / "tests" / "data" / "nllb-200-distilled-600M.config.json"
 SEED = 0

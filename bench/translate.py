@@ -1,7 +1,7 @@
 """Translation benchmark: the MLX NLLB port against transformers and CTranslate2.
 
-Usage: ``.venv/bin/python bench/translate.py [--shape mid,full] [--engines mlx-fp32,...]
-[--threads 1,2] [--rounds 2] [--device cpu|cuda]``
+Usage: ``.venv/bin/python -m bench.translate [--shape mid,full] [--engines mlx-fp32,...]
+[--threads 1,2] [--rounds 2] [--device cpu|cuda] [--smoke]``
 
 The full NLLB-600M shape (or ``mid``: its widths and vocabulary with 6+6 layers) with seeded
 random weights (``bench/nllb_models.py``) is converted to every MLX variant (fp32, bf16,
@@ -29,17 +29,17 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import membw
-import nllb_models as models
-from common import machine_info, percentiles
-from translate_engines import THREAD_ENV
-from translate_report import Settings, check_targets, render_table, write_results
+from bench import membw
+from bench import nllb_models as models
+from bench.common import ROOT, machine_info, parse_args, percentiles
+from bench.translate_engines import THREAD_ENV
+from bench.translate_report import Settings, check_targets, render_table, write_results
 
 
 class Engine(NamedTuple):
     """How to build and run one row of the table."""
 
-    kind: str  # "torch", "ct2" or "mlx": the worker in translate_engines.py
+    kind: str  # "torch", "ct2" or "mlx": the worker in bench/translate_engines.py
     dtype: str  # MLX dtype or CTranslate2 quantization
     bits: int | None = None  # MLX quantization
     prune: bool = False  # MLX head pruned to Japanese
@@ -68,6 +68,17 @@ ENGINES: dict[str, Engine] = {
     "mlx-fp32-pruned-reference": Engine("mlx", "float32", prune=True),
 }
 SHAPES = {"full": models.full_shape, "mid": models.mid_shape, "quick": models.quick_shape}
+# --smoke: the small shape, one engine of each kind with the int8 and pruned-head paths, one
+# sentence of four tokens, one thread.
+SMOKE = {
+    "shape": "quick",
+    "engines": "torch,ct2-int8,mlx-fp32,mlx-fp32-pruned",
+    "sentences": 1,
+    "new_tokens": 4,
+    "threads": [1],
+    "budget": 0.0,
+    "min_sentences": 1,
+}
 
 
 def tensor_headers(model_dir: Path) -> dict[str, dict[str, Any]]:
@@ -144,14 +155,14 @@ def prepare(name: str, shape: models.Shape) -> tuple[Path, dict[str, int], int]:
 
 
 def run_engine(spec: dict[str, Any], threads: int) -> dict[str, Any]:
-    """Run one engine in a fresh process (``translate_engines.py``) and return its result."""
+    """Run one engine in a fresh process (``bench.translate_engines``) and return its result."""
     env = {**os.environ, **dict.fromkeys(THREAD_ENV, str(threads))}
     for choice in BLAS_CHOICES:
         if spec["name"].endswith(f"-{choice}"):
             env["STREAMTTS_BLAS"] = choice
-    worker = Path(__file__).resolve().parent / "translate_engines.py"
     done = subprocess.run(
-        [sys.executable, str(worker)],
+        [sys.executable, "-m", "bench.translate_engines"],
+        cwd=ROOT,
         input=json.dumps(spec),
         capture_output=True,
         text=True,
@@ -341,6 +352,7 @@ def run_shape(shape: models.Shape, names: list[str], args: argparse.Namespace) -
         tag=args.tag,
     )
     write_results(
+        args.results,
         shape=shape,
         settings=settings,
         rows=rows,
@@ -376,8 +388,8 @@ def main() -> None:
     parser.add_argument(
         "--device", choices=("cpu", "cuda"), default="cpu", help="cuda: bench/gpu.sh's run"
     )
-    parser.add_argument("--tag", help="write results/translate-TAG.md instead")
-    args = parser.parse_args()
+    parser.add_argument("--tag", help="write translate[-SHAPE]-TAG.md instead")
+    args = parse_args(parser, smoke=SMOKE)
 
     shapes = args.shape.split(",")
     names = args.engines.split(",") if args.engines else list(ENGINES)

@@ -1,6 +1,7 @@
 """One translation engine per process: load, warm up, time the encoder and whole sentences.
 
-Each engine runs in a fresh process (``bench/translate.py`` starts it) so that its peak RSS
+Each engine runs in a fresh process (``bench/translate.py`` starts it as
+``python -m bench.translate_engines``, a spec as JSON on stdin) so that its peak RSS
 is its own and the MLX, PyTorch and CTranslate2 thread pools never compete. Every engine
 gets the same source ids and produces the same number of tokens: greedy decoding forced
 to ``new_tokens`` tokens after the target-language token, end-of-sentence disabled. The

@@ -1,6 +1,6 @@
 """Profile of the MLX NLLB port: wall time per op type and graph size of the encoder and a step.
 
-Usage: ``.venv/bin/python bench/translate_profile.py [--shape full|mid|quick] [--threads 1]``
+Usage: ``.venv/bin/python -m bench.translate_profile [--shape full|mid|quick] [--threads 1]``
 
 Two views of the same work, both on the cached benchmark model (``bench/nllb_models.py``):
 
@@ -13,7 +13,8 @@ Two views of the same work, both on the cached benchmark model (``bench/nllb_mod
 The decode step is taken at a fixed position mid-sentence (``--position`` tokens already in
 the self-attention cache), batch 1, as ``streamtts.nllb.generate`` runs it. Results go to
 ``bench/results/translate-profile.md``; a ``## Findings`` section already in that file (the
-A/B measurements written by hand) is kept below the new tables.
+A/B measurements written by hand) is kept below the new tables; ``--out NAME`` writes another
+file of the results directory (``translate-profile-mid-1thread.md``).
 """
 
 from __future__ import annotations
@@ -23,20 +24,15 @@ import io
 import os
 import re
 import statistics
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench import nllb_models as models
+from bench.common import command_line, machine_info, parse_args, write_results
+from bench.translate_engines import THREAD_ENV
 
-import membw
-import nllb_models as models
-from translate_engines import THREAD_ENV
-
-RESULTS = Path(__file__).resolve().parent / "results"
 FINDINGS = "## Findings"
 
 
@@ -265,11 +261,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--position", type=int, default=16, help="tokens already in the cache")
     parser.add_argument("--length", type=int, default=24, help="source ids (±3)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "translate-profile.md")
-    opts = parser.parse_args()
+    parser.add_argument("--out", default="translate-profile.md", help="results file name")
+    opts = parse_args(parser, smoke={"shape": "quick", "repeats": 1})
     os.environ.update(dict.fromkeys(THREAD_ENV, str(opts.threads)))
     shape = {"full": models.full_shape, "mid": models.mid_shape, "quick": models.quick_shape}
-    info = membw.machine_info()
+    info = machine_info()
     result = profile(
         shape[opts.shape](), repeats=opts.repeats, position=opts.position, length=opts.length
     )
@@ -280,13 +276,13 @@ def main() -> None:
     info["load average after (1, 5, 15 min)"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     info["versions"] = f"mlx {metadata.version('mlx')}, numpy {metadata.version('numpy')}"
     info["BLAS"] = f"{blas.in_use()} ({blas.resolved_library()}), {opts.threads} thread(s)"
-    command = ".venv/bin/python bench/translate_profile.py " + " ".join(sys.argv[1:])
-    report = render(result, info=info, command=command.strip(), position=opts.position)
+    report = render(result, info=info, command=command_line(), position=opts.position)
     print(report)
-    old = opts.out.read_text() if opts.out.is_file() else ""
+    out = opts.results / opts.out
+    old = out.read_text() if out.is_file() else ""
     if FINDINGS in old:
         report += "\n" + old[old.index(FINDINGS) :]
-    opts.out.write_text(report)
+    write_results(opts.results, opts.out, report)
 
 
 if __name__ == "__main__":

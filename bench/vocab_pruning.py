@@ -1,11 +1,12 @@
 """What the Japanese head pruning keeps, and what Japanese text it can still write.
 
-Usage: ``.venv/bin/python bench/vocab_pruning.py``
+Usage: ``.venv/bin/python -m bench.vocab_pruning [--shape full|quick]``
 
 Two figures for ``streamtts.convert.vocab.japanese_token_ids``:
 
 - kept: its share of the benchmarks' synthetic 256,000-piece vocabulary
-  (``bench/nllb_models.py``: pieces shared out by script like NLLB's 202 languages).
+  (``bench/nllb_models.py``: pieces shared out by script like NLLB's 202 languages;
+  16,000 pieces with ``--shape quick``).
 - lossless: a SentencePiece BPE model (NLLB's settings) is trained on the English,
   Japanese and code corpus of the tests plus the even lines of
   ``bench/data/japanese-mixed.txt`` (Japanese prose and Japanese mixed with code, as a
@@ -18,7 +19,10 @@ The real NLLB vocabulary cannot be downloaded here: both figures stand in for it
 
 from __future__ import annotations
 
-from common import data_lines
+import argparse
+
+from bench import nllb_models as models
+from bench.common import data_lines, parse_args
 
 
 def segmentable(text: str, pieces: set[str], longest: int) -> bool:
@@ -34,14 +38,16 @@ def segmentable(text: str, pieces: set[str], longest: int) -> bool:
 
 def main() -> None:
     """Print the kept share and the held-out lossless shares."""
-    import nllb_models as models
     import sentencepiece
 
     from streamtts.convert.vocab import japanese_token_ids
     from streamtts.nllb.tokenizer import WORD_MARKER, NllbTokenizer
     from tests.builders import make_corpus, train_spm
 
-    shape = models.full_shape()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shape", choices=("full", "quick"), default="full")
+    args = parse_args(parser, smoke={"shape": "quick"}, writes=False)
+    shape = {"full": models.full_shape, "quick": models.quick_shape}[args.shape]()
     spm = models.cache_dir(shape) / "synthetic.spm.model"
     if not spm.is_file():
         spm.parent.mkdir(parents=True, exist_ok=True)
@@ -49,7 +55,7 @@ def main() -> None:
     synthetic = NllbTokenizer.from_file(spm)
     kept = japanese_token_ids(synthetic)
     print(
-        f"synthetic 256k vocabulary: kept {len(kept)} of {len(synthetic)} "
+        f"synthetic {shape.sp_size // 1000}k vocabulary: kept {len(kept)} of {len(synthetic)} "
         f"({len(kept) / len(synthetic):.1%})"
     )
 

@@ -9,7 +9,7 @@ project on its own thread, while the main thread appends one assistant text bloc
 anywhere in the polling period. Latency = the sentence's ``t_ready`` - the time the append
 returned. Nothing here depends on the models: translation and speech come after ``t_ready``.
 
-Run as ``.venv/bin/python bench/watch.py [--appends 30]``. Writes ``bench/results/watch.md``.
+Run as ``.venv/bin/python -m bench.watch [--appends 30]``. Writes ``bench/results/watch.md``.
 """
 
 from __future__ import annotations
@@ -22,12 +22,18 @@ import threading
 import time
 from pathlib import Path
 
-from common import machine_info, markdown_table, package_versions, percentiles, results_header
-
+from bench.common import (
+    machine_info,
+    markdown_table,
+    package_versions,
+    parse_args,
+    percentiles,
+    results_header,
+    write_results,
+)
 from streamtts.reading.transcript import POLL, watch_pieces
 from streamtts.text.segmenter import Sentence, segment
 
-RESULTS = Path(__file__).parent / "results" / "watch.md"
 TARGET_MS = 50.0
 WARMUP = 3  # appends not counted: the first parse and segment pay for imports and caches
 PACKAGES = ["streamtts"]
@@ -114,11 +120,10 @@ def main() -> None:
     """Measure, print the table and write the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--appends", type=int, default=30, help="appends that are counted")
-    args = parser.parse_args()
+    args = parse_args(parser, smoke={"appends": 1})
     report = render(measure(args.appends))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(report)
     print(report)
+    write_results(args.results, "watch.md", report)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,8 @@ Open JTalk's rendering (XTTS spends one GPT token per 1024 samples at 22.05 kHz)
 weights cannot show is the voice itself. The sentences are bench/tts.py's.
 
 Run in the XTTS environment (``make setup-xtts``):
-``.venv-xtts/bin/python bench/xtts.py [--runs 1] [--chunk 20] [--device cpu]``;
-writes bench/results/xtts.md.
+``.venv-xtts/bin/python -m bench.xtts [--runs 1] [--chunk 20] [--device cpu]``;
+writes bench/results/xtts.md. ``--smoke`` runs the tiny test model instead.
 """
 
 from __future__ import annotations
@@ -23,13 +23,19 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import machine_info, markdown_table, package_versions, percentiles, results_header
-from tts import sentences, synthesize
-
+from bench.common import (
+    machine_info,
+    markdown_table,
+    package_versions,
+    parse_args,
+    percentiles,
+    results_header,
+    write_results,
+)
+from bench.tts import sentences, synthesize
 from streamtts.tts.base import WARMUP_TEXT
 from streamtts.tts.xtts import XttsEngine
 
-RESULTS = Path(__file__).parent / "results" / "xtts.md"
 PACKAGES = ["coqui-tts", "torch", "torchaudio", "transformers", "cutlet", "numpy"]
 TOKEN_SAMPLES = 1024 / 22050  # seconds of speech per GPT audio token
 
@@ -63,8 +69,12 @@ def main() -> None:
         type=int,
         help="torch threads; 1 holds up best when other processes load the CPU",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+    parser.add_argument("--sentences", type=int, help="how many, shortest to longest (default 10)")
+    parser.add_argument(
+        "--size", choices=("full", "tiny"), default="full", help="tiny: the tests' XTTS model"
+    )
+    parser.add_argument("--out", default="xtts.md", help="results file name")
+    args = parse_args(parser, smoke={"sentences": 1, "size": "tiny"})
     import torch
 
     if args.threads:
@@ -75,7 +85,9 @@ def main() -> None:
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="xtts-bench-") as tmp:
         work = Path(tmp)
-        model_dir = build_random_xtts(work / "XTTS-v2", full_size=True, speakers=False)
+        model_dir = build_random_xtts(
+            work / "XTTS-v2", full_size=args.size == "full", speakers=False
+        )
         wav = reference(work / "ref.wav")
 
         def load() -> tuple[XttsEngine, float]:
@@ -94,15 +106,18 @@ def main() -> None:
         del engine
         engine, cached = load()
         assert engine.stats.latents_loaded == 1
-        # Random weights never emit the stop token: cap each generation at real speech length.
-        engine.model.gpt.max_gen_mel_tokens = speech_tokens(WARMUP_TEXT)
+        # Random weights never emit the stop token: cap each generation at real speech length,
+        # within the model's own limit (far above a sentence at the real shape; --smoke's tiny
+        # model holds less than a second of speech).
+        limit = engine.model.gpt.max_gen_mel_tokens
+        engine.model.gpt.max_gen_mel_tokens = min(speech_tokens(WARMUP_TEXT), limit)
         start = time.perf_counter()
         engine.warmup()
         warmup = time.perf_counter() - start
 
         rows = []
-        for text in sentences():
-            tokens = speech_tokens(text)
+        for text in sentences(args.sentences):
+            tokens = min(speech_tokens(text), limit)
             engine.model.gpt.max_gen_mel_tokens = tokens
             taken = [synthesize(engine, text) for _ in range(args.runs)]
             audio = sum(chunk.size for chunk in taken[0][2]) / engine.sample_rate
@@ -156,8 +171,7 @@ def main() -> None:
     ]
     text = header + "\n".join(lines)
     print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_results(args.results, args.out, text)
 
 
 if __name__ == "__main__":

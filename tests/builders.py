@@ -18,7 +18,7 @@ benchmarks, so both build the closest real thing here, from the reference classe
   ``speakers_xtts.pth``.
 
 ``tests/conftest.py`` wraps these in fixtures; the benchmarks import them as
-``tests.builders`` (``bench/common.py`` puts the repository root on the path).
+``tests.builders`` (they run as modules from the repository root: ``python -m bench.NAME``).
 """
 
 from __future__ import annotations

@@ -47,3 +47,16 @@ def stderr_line(process: subprocess.Popen, start: str) -> str:
         if line.startswith(start):
             return line
     raise AssertionError(f"stderr ended before a line starting {start!r}")
+
+
+def bench_index() -> dict[str, list[str]]:
+    """The files ``bench/README.md`` lists, by table: ``index`` (the benchmarks) and
+    ``shared`` (the modules they share), from each row's first cell (`` `bench/NAME` ``)."""
+    tables: dict[str, list[str]] = {"index": [], "shared": []}
+    table = None
+    for line in (REPO / "bench" / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("## "):
+            table = {"## Index": "index", "## Shared modules": "shared"}.get(line)
+        elif table and (row := re.match(r"\| `bench/([^`]+)` \|", line)):
+            tables[table].append(row[1])
+    return tables
