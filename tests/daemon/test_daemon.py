@@ -15,15 +15,22 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from daemons import ENV, answering, begin, hook_input, send, serve
-from helpers import DATA, SPOKEN_BY_NLLB, stderr_line, wait_for
+from daemons import ENV, answering, begin, run_hook, send, serve
+from helpers import (
+    DATA,
+    SPOKEN_BY_NLLB,
+    hook_input,
+    run_process,
+    start_process,
+    stderr_line,
+    wait_for,
+)
 
 from streamtts.config import SpeakOptions
 from streamtts.daemon.client import MAX_LINE, Connection, connect, request
@@ -286,16 +293,10 @@ def test_a_hook_input_with_a_lone_surrogate_reaches_the_daemon_whole(start_daemo
     wait_for(lambda: request("status")["spoken"] + request("status")["skipped"] == 2)
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "streamtts", *args]
-    environ = {**os.environ, **ENV, **(env or {})}
-    return subprocess.run(command, capture_output=True, text=True, env=environ, **kwargs)
-
-
 def test_controls_without_a_daemon_say_so_in_one_line(tmp_path: Path):
     env = {"STREAMTTS_SOCKET": str(tmp_path / "none.sock")}
     for command in ("status", "stop", "skip", "pause", "resume", "shutdown"):
-        result = run_cli(command, env=env)
+        result = run_process(command, env={**ENV, **env})
         assert result.returncode == 1
         assert result.stderr == (
             f"streamtts: no streamtts daemon runs ({tmp_path / 'none.sock'} is no socket): "
@@ -305,10 +306,10 @@ def test_controls_without_a_daemon_say_so_in_one_line(tmp_path: Path):
 
 def test_status_json_and_text_through_the_command_line(start_daemon):
     start_daemon()
-    status = json.loads(run_cli("status", "--json").stdout)
+    status = json.loads(run_process("status", "--json", env=ENV).stdout)
     assert (status["spoken"], status["skipped"], status["queued"]) == (0, 0, 0)
     assert status["options"]["tts"] == "openjtalk"
-    text = run_cli("status").stdout.splitlines()
+    text = run_process("status", env=ENV).stdout.splitlines()
     assert text[1] == "models: translate none → tts openjtalk; ready"
     assert text[2] == "queued 0, spoken 0, skipped 0"
 
@@ -352,7 +353,7 @@ def test_a_stale_socket_is_replaced_and_a_second_daemon_refused(tmp_path: Path):
 def test_a_path_that_is_not_a_socket_is_never_removed(tmp_path: Path):
     path = tmp_path / "streamtts.sock"
     path.write_text("precious")
-    result = run_cli("serve", env={"STREAMTTS_SOCKET": str(path)}, timeout=60)
+    result = run_process("serve", env={**ENV, "STREAMTTS_SOCKET": str(path)}, timeout=60)
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == (
         f"streamtts: {path} exists and is not a socket; remove it"
@@ -369,7 +370,7 @@ def test_a_socket_owned_by_another_user_is_refused_by_daemon_and_client(tmp_path
     expected = (
         f"{path} belongs to another user (uid 12345); set STREAMTTS_SOCKET to a path of your own"
     )
-    result = run_cli("serve", env={"STREAMTTS_SOCKET": str(path)}, timeout=60)
+    result = run_process("serve", env={**ENV, "STREAMTTS_SOCKET": str(path)}, timeout=60)
     assert result.stderr.splitlines()[-1] == f"streamtts: {expected}"
     with pytest.raises(StreamttsError, match="belongs to another user"):
         connect(path)
@@ -382,12 +383,12 @@ def test_speak_through_the_daemon_prints_and_records_what_an_own_run_does(tmp_pa
     process = serve(path)
     try:
         wait_for(lambda: answering(path))
-        env = {"STREAMTTS_SOCKET": str(path)}
+        env = {**ENV, "STREAMTTS_SOCKET": str(path)}
         runs = {}
         for mode in ("--daemon", "--no-daemon"):
             stats = tmp_path / f"{mode}.json"
             args = ("speak", mode, "--print", "--stats", "--stats-json", str(stats), str(example))
-            result = run_cli(*args, env=env, timeout=120)
+            result = run_process(*args, env=env, timeout=120)
             assert result.returncode == 0, result.stderr
             runs[mode] = (result.stdout, json.loads(stats.read_text()), result.stderr)
         assert request("status", path=path)["spoken"] == 2
@@ -417,38 +418,25 @@ def test_a_client_without_speech_options_speaks_through_any_daemon(tmp_path: Pat
     example = DATA / "claude-own-partial.jsonl"
     daemon = serve(path, "--device", "null", "--tts", "openjtalk", "--translate", "none")
     # The client's own defaults (kokoro, nllb, the default device) are no request.
-    env = {**os.environ, "STREAMTTS_CONFIG": os.devnull, "STREAMTTS_SOCKET": str(path)}
-    command = [sys.executable, "-m", "streamtts"]
+    env = {"STREAMTTS_CONFIG": os.devnull, "STREAMTTS_SOCKET": str(path)}
     transcript.write_bytes(b"")
     try:
         wait_for(lambda: answering(path))
-        spoke = subprocess.run(
-            [*command, "speak", "--stats", str(example)], env=env, capture_output=True, text=True
-        )
+        spoke = run_process("speak", "--stats", example, env=env)
         assert spoke.returncode == 0, spoke.stderr
         assert ", connect to daemon " in spoke.stderr.splitlines()[1]
         assert request("status", path=path)["spoken"] == 2
-        asked = [*command, "speak", "--tts", "openjtalk", "--device", "null", str(example)]
-        same = subprocess.run(asked, env=env, capture_output=True, text=True)
+        same = run_process("speak", "--tts", "openjtalk", "--device", "null", example, env=env)
         assert (same.returncode, request("status", path=path)["spoken"]) == (0, 4)
-        other = subprocess.run(
-            [*command, "speak", "--tts", "kokoro", "--translate", "none", str(example)],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
+        other = run_process("speak", "--tts", "kokoro", "--translate", "none", example, env=env)
         assert (other.returncode, other.stderr) == (
             1,
             f"streamtts: the streamtts daemon at {path} speaks with tts='openjtalk' "
             "(asked 'kokoro'): `streamtts shutdown` it to start one with these options, "
             "or add --no-daemon to speak in-process\n",
         )
-        watch = subprocess.Popen(
-            [*command, "watch", "--print", str(transcript)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
+        pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        watch = start_process("watch", "--print", transcript, env=env, **pipes)
         try:
             assert stderr_line(watch, "streamtts: ") == f"streamtts: following {transcript}\n"
             message = {"role": "assistant", "content": [{"type": "text", "text": "Watched."}]}
@@ -466,27 +454,19 @@ def test_a_client_without_speech_options_speaks_through_any_daemon(tmp_path: Pat
 
 def test_the_hook_command_starts_a_daemon_on_demand_and_hands_it_its_input(tmp_path: Path):
     path = tmp_path / "streamtts.sock"
-    hook = Path(sys.executable).with_name("streamtts-hook")
-    environ = {**os.environ, **ENV, "STREAMTTS_SOCKET": str(path)}
-
-    def run_hook(data: dict) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(hook)], input=json.dumps(data), capture_output=True, text=True, env=environ
-        )
-
-    ended = run_hook(hook_input("SessionEnd", reason="other"))
-    assert (ended.returncode, ended.stdout, ended.stderr) == (0, "", "")
+    ended = run_hook(path, hook_input("SessionEnd", reason="other"))
+    assert (ended.returncode, ended.stdout, ended.stderr) == (0, b"", b"")
     assert not path.exists()  # ending a session starts nothing
     try:
-        started = run_hook(hook_input("SessionStart", source="startup"))
-        assert (started.returncode, started.stdout, started.stderr) == (0, "", "")
+        started = run_hook(path, hook_input("SessionStart", source="startup"))
+        assert (started.returncode, started.stdout, started.stderr) == (0, b"", b"")
         wait_for(lambda: answering(path))  # a slow machine's daemon may listen after that
-        said = run_hook(hook_input("Stop", last_assistant_message="話します。"))
-        assert (said.returncode, said.stdout) == (0, "")
+        said = run_hook(path, hook_input("Stop", last_assistant_message="話します。"))
+        assert (said.returncode, said.stdout) == (0, b"")
         wait_for(lambda: request("status", path=path)["spoken"] == 1)
-        broken = subprocess.run([str(hook)], input="{", capture_output=True, text=True, env=environ)
+        broken = run_hook(path, b"{")
         assert broken.returncode == 0
-        assert broken.stderr.startswith("streamtts-hook: the hook input is not JSON")
+        assert broken.stderr.startswith(b"streamtts-hook: the hook input is not JSON")
     finally:
         if answering(path):
             request("shutdown", path=path)
@@ -496,10 +476,10 @@ def test_the_hook_command_starts_a_daemon_on_demand_and_hands_it_its_input(tmp_p
 def test_watch_starts_a_daemon_with_its_own_options_and_speaks_through_it(tmp_path: Path):
     path, transcript = tmp_path / "streamtts.sock", tmp_path / "session.jsonl"
     transcript.write_bytes(b"")
-    env = {**os.environ, "STREAMTTS_CONFIG": os.devnull, "STREAMTTS_SOCKET": str(path)}
-    command = [sys.executable, "-m", "streamtts", "watch", str(transcript), "--print"]
-    command += ["--translate", "none", "--tts", "openjtalk", "--device", "null"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {"STREAMTTS_CONFIG": os.devnull, "STREAMTTS_SOCKET": str(path)}
+    args = ["watch", transcript, "--print", "--translate", "none", "--tts", "openjtalk"]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    process = start_process(*args, "--device", "null", env=env, **pipes)
     try:
         wait_for(lambda: answering(path) and request("status", path=path)["ready"])
         time.sleep(1.0)  # watch follows the transcript from its end by now
@@ -526,11 +506,9 @@ def test_ctrl_c_of_a_speak_through_the_daemon_silences_its_sentences_there(tmp_p
     daemon = serve(path)
     try:
         wait_for(lambda: answering(path) and request("status", path=path)["ready"])
-        env = {**os.environ, **ENV, "STREAMTTS_SOCKET": str(path)}
-        command = [sys.executable, "-m", "streamtts", "speak", "--format", "text"]
-        speaking = subprocess.Popen(
-            command, env=env, stdin=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
+        env = {**ENV, "STREAMTTS_SOCKET": str(path)}
+        pipes = {"stdin": subprocess.PIPE, "stderr": subprocess.PIPE}
+        speaking = start_process("speak", "--format", "text", env=env, text=True, **pipes)
         speaking.stdin.write("\n".join(LONG) + "\n")
         speaking.stdin.flush()
         wait_for(lambda: request("status", path=path)["playing"])
@@ -601,15 +579,9 @@ def test_status_into_a_pipe_closed_early_is_one_line(start_daemon):
     path = start_daemon()
     read, write = os.pipe()
     os.close(read)  # `status | head -1`: the reader has gone by the time status writes
-    environ = {**os.environ, **ENV, "STREAMTTS_SOCKET": str(path)}
+    env = {**ENV, "STREAMTTS_SOCKET": str(path)}
     for args in (["status"], ["status", "--json"], ["stop"], ["hooks", "status"]):
-        result = subprocess.run(
-            [sys.executable, "-m", "streamtts", *args],
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=environ,
-        )
+        result = run_process(*args, stdout=write, env=env)
         assert (result.returncode, result.stderr) == (
             1,
             "streamtts: cannot write stdout: Broken pipe\n",
