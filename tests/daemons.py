@@ -11,23 +11,38 @@ from pathlib import Path
 
 from helpers import start_process
 
+from streamtts.config import SpeakOptions
 from streamtts.daemon.client import Connection, NoDaemon, connect, request
 from streamtts.errors import StreamttsError
 
 ENV = {"STREAMTTS_TRANSLATE": "none", "STREAMTTS_TTS": "openjtalk", "STREAMTTS_DEVICE": "null"}
+OPTIONS = SpeakOptions(translate="none", tts="openjtalk", device="null")  # ENV, for Daemon
 # The hook command of this installation, as `streamtts hooks install` writes it.
 HOOK = Path(sys.executable).with_name("streamtts-hook")
 
 
-def begin(source: str = "test") -> Connection:
+def begin(source: str = "test", tts: str = "openjtalk") -> Connection:
+    """A connection that has asked to speak, as ``source``, with the engine ``tts``."""
     connection = connect(timeout=30)
-    connection.request({"op": "speak", "options": {"tts": "openjtalk"}, "source": source})
+    connection.request({"op": "speak", "options": {"tts": tts}, "source": source})
     return connection
 
 
 def send(connection: Connection, texts: list[str]) -> None:
     for seq, text in enumerate(texts):
         connection.send({"op": "sentence", "text": text, "seq": seq})
+
+
+def records_until_done(connection: Connection) -> list[dict]:
+    """The finished records of a stream, after its ``end``, in the order they came."""
+    connection.send({"op": "end"})
+    records = []
+    for message in connection.replies():
+        if message.get("event") == "finished":
+            records.append(message["record"])
+        if message.get("event") == "done":
+            return records
+    raise AssertionError("the daemon closed the connection before done")
 
 
 def serve(path: Path, *args: str) -> subprocess.Popen:

@@ -17,7 +17,9 @@ import threading
 from collections.abc import Callable, Iterator
 
 import numpy as np
+import pytest
 
+from streamtts.tts import ENGINES
 from streamtts.tts.base import ClauseEngine
 from streamtts.tts.chunks import Chunk, split_sentence
 
@@ -44,8 +46,12 @@ class FakeEngine(ClauseEngine):
         seconds_per_char: float = 0.01,
         max_chars: int = ClauseEngine.max_chars,
         before_chunk: Callable[[Chunk], object] | None = None,
+        voice: str | None = None,
+        speed: float = 1.0,
     ) -> None:
-        self.seconds_per_char = seconds_per_char
+        # ``voice`` and ``speed`` as ``load_engine`` gives every engine (see ``fake_engine``):
+        # the voice is always the tone; speed shortens the audio as it would a real voice's.
+        self.seconds_per_char = seconds_per_char / speed
         self.max_chars = max_chars
         self.before_chunk = before_chunk
         self.chunks: list[str] = []
@@ -102,3 +108,10 @@ class FakeTranslator:
         if self.gate is not None and not self.gate.wait(GATE_SECONDS):
             raise TimeoutError("the translator's gate was never opened")
         return [self.mapping(text) for text in texts]
+
+
+def fake_engine(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Make ``FakeEngine`` the engine named ``fake`` for one test (``--tts fake``, a daemon's
+    ``SpeakOptions(tts="fake")``): what code that loads engines by name then speaks with."""
+    monkeypatch.setitem(ENGINES, "fake", "fakes:FakeEngine")
+    return "fake"

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from daemons import ENV, answering, begin, run_hook, send, serve
-from helpers import hook_input, run_process, wait_for
+from helpers import SESSION, hook_input, run_process, wait_for
 
 from streamtts import hook
 from streamtts.daemon.client import MAX_INPUT, connect, encode, request, serve_command, start_stamp
@@ -377,8 +377,8 @@ def test_the_daemon_logs_its_life_and_a_ledger_of_what_each_sentence_became(
         process.kill()
     ledger = [json.loads(line) for line in ledger_path(path).read_text().splitlines()]
     assert [(e["client"], e["session"], e["text"], e["spoken"], e["skipped"]) for e in ledger] == [
-        ("hook", "s1", "一つ目です。", True, None),
-        ("hook", "s1", "二つ目です。", True, None),
+        ("hook", SESSION, "一つ目です。", True, None),
+        ("hook", SESSION, "二つ目です。", True, None),
         ("client", "speak-7", "止められます。", False, "stopped"),
     ]
     assert all(isinstance(e["turn"], str) and e["time"] for e in ledger)
