@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from builders import build_checkpoint, make_corpus, train_spm
-from helpers import SPOKEN_BY_NLLB
+from helpers import SPOKEN_BY_NLLB, run_cli
 
 import streamtts.nllb  # noqa: F401 - opens OpenBLAS (streamtts/blas.py) before any test imports MLX
 
@@ -61,18 +61,13 @@ def speaking_model(
     of ``SPOKEN_BY_NLLB``: random weights may translate a short sentence to nothing, or to
     bare punctuation, so seeds are tried in order until every translation has a letter
     (Latin, kana or kanji) for a voice to say."""
-    from typer.testing import CliRunner
-
-    from streamtts.cli import app
     from streamtts.translate import load_translator
 
     root = tmp_path_factory.mktemp("speaking-model")
     for seed in range(20):
         model = root / f"mlx-{seed}"
         checkpoint = make_checkpoint(root / f"hf-{seed}", seed=seed)
-        result = CliRunner().invoke(
-            app, ["convert", "--from", str(checkpoint), "--out", str(model)]
-        )
+        result = run_cli("convert", "--from", checkpoint, "--out", model)
         assert result.exit_code == 0, result.output
         translator = load_translator("nllb", model_dir=model)
         translations = [translator.translate([text])[0] for text in SPOKEN_BY_NLLB]

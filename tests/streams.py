@@ -66,3 +66,15 @@ def tool_result(content: str, parent: str | None = None) -> dict:
 
 def result(value: str | None = None, **fields: object) -> dict:
     return {"type": "result", "subtype": "success", "is_error": False, "result": value, **fields}
+
+
+def claude_events(*blocks: str) -> list[str]:
+    """Claude Code stream-json lines (no partial messages): one assistant text block each."""
+    lines = [json.dumps({"type": "system", "subtype": "init", "session_id": "s", "tools": []})]
+    for i, text in enumerate(blocks):
+        message = {"id": f"msg_{i}", "type": "message", "role": "assistant", "model": "m"}
+        message["content"] = [{"type": "text", "text": text}]
+        event = {"type": "assistant", "message": message, "parent_tool_use_id": None}
+        lines.append(json.dumps({**event, "session_id": "s"}, ensure_ascii=False))
+    lines.append(json.dumps({"type": "result", "subtype": "success", "is_error": False}))
+    return lines

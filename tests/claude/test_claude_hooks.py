@@ -15,28 +15,15 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from helpers import SESSION, hook_input
 
 from streamtts.claude.hooks import HookInputError, HookTurns
-
-SESSION = "5d0c3f7e-0000-4000-8000-000000000001"
-
-
-def hook(event: str, *, prompt_id: str | None = "p1", **fields: object) -> dict[str, object]:
-    common = {
-        "session_id": SESSION,
-        "transcript_path": f"/home/u/.claude/projects/-home-u-app/{SESSION}.jsonl",
-        "cwd": "/home/u/app",
-        "hook_event_name": event,
-    }
-    if prompt_id is not None and event != "SessionStart":
-        common["prompt_id"] = prompt_id
-    return {**common, **fields}
 
 
 def display(
     message: str, index: int, delta: str, *, final: bool = False, prompt_id: str | None = "p1"
 ):
-    return hook(
+    return hook_input(
         "MessageDisplay",
         prompt_id=prompt_id,
         turn_id=f"turn-of-{prompt_id}",
@@ -48,7 +35,9 @@ def display(
 
 
 def stop(last: str | None, *, prompt_id: str | None = "p1") -> dict[str, object]:
-    return hook("Stop", prompt_id=prompt_id, stop_hook_active=False, last_assistant_message=last)
+    return hook_input(
+        "Stop", prompt_id=prompt_id, stop_hook_active=False, last_assistant_message=last
+    )
 
 
 def test_message_display_speaks_each_sentence_once_its_end_is_drawn():
@@ -116,17 +105,17 @@ def test_stop_says_what_a_message_without_its_final_batch_still_holds():
 
 def test_a_turn_is_its_prompt_id_and_only_its_first_input_starts_it():
     turns = HookTurns()
-    assert turns.handle(hook("SessionStart", source="startup")).turn == f"{SESSION}:#0"
+    assert turns.handle(hook_input("SessionStart", source="startup")).turn == f"{SESSION}:#0"
     # The prompt's first batch reached the daemon before its UserPromptSubmit did.
     first = turns.handle(display("m1", 0, "Working on it.\n", prompt_id="p1"))
-    submitted = turns.handle(hook("UserPromptSubmit", prompt_id="p1", prompt="fix it"))
+    submitted = turns.handle(hook_input("UserPromptSubmit", prompt_id="p1", prompt="fix it"))
     assert (first.turn, first.new_prompt, first.sentences) == (
         f"{SESSION}:p1",
         True,
         ["Working on it."],
     )
     assert (submitted.turn, submitted.new_prompt) == (f"{SESSION}:p1", False)
-    second = turns.handle(hook("UserPromptSubmit", prompt_id="p2", prompt="and test it"))
+    second = turns.handle(hook_input("UserPromptSubmit", prompt_id="p2", prompt="and test it"))
     assert (second.turn, second.new_prompt, second.stale) == (f"{SESSION}:p2", True, False)
     late = turns.handle(display("m1", 1, "Still p1.", final=True, prompt_id="p1"))
     assert (late.turn, late.new_prompt, late.stale) == (f"{SESSION}:p1", False, True)
@@ -135,13 +124,13 @@ def test_a_turn_is_its_prompt_id_and_only_its_first_input_starts_it():
 
 def test_without_prompt_ids_each_user_prompt_starts_a_turn():
     turns = HookTurns()
-    first = turns.handle(hook("UserPromptSubmit", prompt_id=None, prompt="fix it"))
-    second = turns.handle(hook("UserPromptSubmit", prompt_id=None, prompt="and test it"))
+    first = turns.handle(hook_input("UserPromptSubmit", prompt_id=None, prompt="fix it"))
+    second = turns.handle(hook_input("UserPromptSubmit", prompt_id=None, prompt="and test it"))
     assert first.new_prompt and second.new_prompt
     assert (first.turn, second.turn) == (f"{SESSION}:#1", f"{SESSION}:#2")
     # Without MessageDisplay (an older Claude Code), the same reply in two turns is said twice.
     assert turns.handle(stop("Done.", prompt_id=None)).sentences == ["Done."]
-    turns.handle(hook("UserPromptSubmit", prompt_id=None, prompt="again"))
+    turns.handle(hook_input("UserPromptSubmit", prompt_id=None, prompt="again"))
     assert turns.handle(stop("Done.", prompt_id=None)).sentences == ["Done."]
 
 
@@ -156,7 +145,7 @@ BATCHES = [
 LAST = "I found the bug in `parse()`. It drops\nthe last unit.\n\n- First, fix it."
 SAID = ["I found the bug in parse.", "It drops the last unit.", "First, fix it."]
 NEXT_TURN = [
-    hook("UserPromptSubmit", prompt_id="p2", prompt="thanks"),
+    hook_input("UserPromptSubmit", prompt_id="p2", prompt="thanks"),
     display("m3", 0, "You are welcome.\n", final=True, prompt_id="p2"),
     stop("You are welcome.", prompt_id="p2"),
 ]
@@ -165,7 +154,7 @@ NEXT_TURN = [
 @pytest.mark.parametrize("order", list(itertools.permutations([*BATCHES, stop(LAST)])))
 def test_every_sentence_once_in_order_whatever_order_stop_and_the_batches_arrive_in(order):
     turns = HookTurns()
-    turns.handle(hook("UserPromptSubmit", prompt="find the bug"))
+    turns.handle(hook_input("UserPromptSubmit", prompt_id="p1", prompt="find the bug"))
     said = [turns.handle(EARLIER).sentences]
     said += [turns.handle(data).sentences for data in order]
     assert [text for texts in said for text in texts] == ["Let me look at the parser.", *SAID]
@@ -233,16 +222,16 @@ def test_a_stop_continued_by_its_hook_says_only_the_new_message():
 
 def test_session_start_and_end_say_nothing_and_end_forgets_the_session():
     turns = HookTurns()
-    assert turns.handle(hook("SessionStart", source="startup")).sentences == []
+    assert turns.handle(hook_input("SessionStart", source="startup")).sentences == []
     turns.handle(display("m1", 0, "Pending words"))
     # With or without a prompt_id, the end is of the newest turn and starts none.
-    ended = turns.handle(hook("SessionEnd", prompt_id=None, reason="prompt_input_exit"))
+    ended = turns.handle(hook_input("SessionEnd", prompt_id=None, reason="prompt_input_exit"))
     assert (ended.sentences, ended.turn, ended.new_prompt) == (
         ["Pending words"],
         f"{SESSION}:p1",
         False,
     )
-    assert turns.handle(hook("SessionEnd", reason="other")).sentences == []
+    assert turns.handle(hook_input("SessionEnd", prompt_id="p1", reason="other")).sentences == []
 
 
 def test_sessions_are_kept_apart():
@@ -260,10 +249,16 @@ def test_sessions_are_kept_apart():
     [
         ([], "a hook input is a JSON object"),
         ({"hook_event_name": "Stop"}, "without a session_id"),
-        (hook("PreToolUse"), "unknown hook_event_name 'PreToolUse'"),
-        (hook("MessageDisplay", message_id="m", delta=3), "string message_id and delta"),
+        (hook_input("PreToolUse", prompt_id="p1"), "unknown hook_event_name 'PreToolUse'"),
+        (
+            hook_input("MessageDisplay", prompt_id="p1", message_id="m", delta=3),
+            "string message_id and delta",
+        ),
         (display("m", 0, "x") | {"final": "yes"}, "final a boolean"),
-        (hook("Stop", last_assistant_message=["x"]), "last_assistant_message is a string"),
+        (
+            hook_input("Stop", prompt_id="p1", last_assistant_message=["x"]),
+            "last_assistant_message is a string",
+        ),
     ],
 )
 def test_inputs_claude_code_would_not_send_are_errors(data: object, error: str):

@@ -13,10 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import run_cli
 
 from streamtts.claude.settings import HOOK_EVENTS
-from streamtts.cli import app
 from streamtts.cli.hooks import hook_command
 
 
@@ -26,10 +25,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / ".config"))
     return tmp_path
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(app, list(args))
 
 
 def test_the_hook_command_is_this_installation_s_hook_script():
@@ -45,7 +40,7 @@ def test_hooks_install_status_and_uninstall_keep_the_user_s_settings(home: Path)
     }
     settings.write_text(json.dumps(theirs))
 
-    installed = invoke("hooks", "install")
+    installed = run_cli("hooks", "install")
     assert installed.exit_code == 0, installed.output
     assert installed.output == (
         f"hooks {', '.join(HOOK_EVENTS)} installed in {settings} (backup: {settings}.bak)\n"
@@ -55,13 +50,13 @@ def test_hooks_install_status_and_uninstall_keep_the_user_s_settings(home: Path)
     ours = {"type": "command", "command": hook_command(), "timeout": 5}
     assert written["hooks"]["Stop"] == [*theirs["hooks"]["Stop"], {"hooks": [ours]}]
     assert written["hooks"]["MessageDisplay"] == [{"hooks": [ours]}]
-    assert invoke("hooks", "install").output == f"nothing to change in {settings}\n"
+    assert run_cli("hooks", "install").output == f"nothing to change in {settings}\n"
 
-    status = invoke("hooks", "status").output.splitlines()
+    status = run_cli("hooks", "status").output.splitlines()
     assert status[0] == str(settings)
     assert status[1:] == [f"  {event:<17} {hook_command()}" for event in HOOK_EVENTS]
 
-    removed = invoke("hooks", "uninstall")
+    removed = run_cli("hooks", "uninstall")
     assert removed.exit_code == 0
     assert json.loads(settings.read_text()) == theirs
 
@@ -69,7 +64,7 @@ def test_hooks_install_status_and_uninstall_keep_the_user_s_settings(home: Path)
 def test_hooks_install_for_a_project(home: Path, tmp_path: Path):
     project = tmp_path / "project"
     project.mkdir()
-    result = invoke("hooks", "install", "--project", str(project))
+    result = run_cli("hooks", "install", "--project", str(project))
     assert result.exit_code == 0, result.output
     assert set(json.loads((project / ".claude" / "settings.json").read_text())["hooks"]) == set(
         HOOK_EVENTS
@@ -81,7 +76,7 @@ def test_hooks_install_refuses_a_settings_file_that_is_not_json(home: Path):
     settings = home / ".claude" / "settings.json"
     settings.parent.mkdir()
     settings.write_text("{ // a comment\n}")
-    result = invoke("hooks", "install")
+    result = run_cli("hooks", "install")
     assert result.exit_code == 1
     assert result.output.startswith(f"streamtts: {settings} is not valid JSON")
     assert settings.read_text() == "{ // a comment\n}"
@@ -90,7 +85,7 @@ def test_hooks_install_refuses_a_settings_file_that_is_not_json(home: Path):
 @pytest.mark.skipif(sys.platform == "darwin", reason="the systemd unit is Linux's service")
 def test_service_install_writes_a_systemd_user_unit_that_runs_serve(home: Path):
     unit = home / ".config" / "systemd" / "user" / "streamtts.service"
-    result = invoke("service", "install", "--tts", "openjtalk", "--policy", "latest")
+    result = run_cli("service", "install", "--tts", "openjtalk", "--policy", "latest")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         f"wrote {unit}; start it with:",
@@ -103,7 +98,7 @@ def test_service_install_writes_a_systemd_user_unit_that_runs_serve(home: Path):
     words = [sys.executable, "-P", "-m", "streamtts", "serve", "--policy", "latest"]
     words += ["--tts", "openjtalk"]
     assert exec_start == "ExecStart=" + " ".join(f'"{word}"' for word in words)
-    removed = invoke("service", "uninstall")
+    removed = run_cli("service", "uninstall")
     assert removed.output.splitlines()[0] == f"removed {unit}; if it was running, stop it with:"
     assert not unit.exists()
-    assert invoke("service", "uninstall").output == "no streamtts service is installed\n"
+    assert run_cli("service", "uninstall").output == "no streamtts service is installed\n"

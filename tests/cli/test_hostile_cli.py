@@ -22,15 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import run_cli, start_process
 
-from streamtts.cli import app
 from streamtts.pipeline.stats import SentenceRecord, summarize, write_json
 
 # Real voices, models or processes, seconds each: left out of `make test-fast`.
 pytestmark = pytest.mark.slow
 
-runner = CliRunner()
 NO_CONFIG = {"STREAMTTS_CONFIG": os.devnull}
 FAST = ["--translate", "none", "--tts", "openjtalk"]
 JAPANESE = ["まずテストを実行して、どこで失敗しているかを確認します。", "原因が分かりました。"]
@@ -68,7 +66,7 @@ def tmpfs(path: Path, *options: str) -> Iterator[Path]:
 
 
 def speak(*args: str, env: dict[str, str] | None = None):
-    return runner.invoke(app, ["speak", *FAST, *args], env={**NO_CONFIG, **(env or {})})
+    return run_cli("speak", *FAST, *args, env={**NO_CONFIG, **(env or {})})
 
 
 # -- files -------------------------------------------------------------------------------
@@ -146,11 +144,8 @@ def test_stats_json_on_a_full_disk_comes_after_the_totals_line(transcript: Path,
 
 
 def speak_process(tmp_path: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, **NO_CONFIG}
-    command = [sys.executable, "-m", "streamtts", "speak", *FAST, *args]
-    return subprocess.Popen(
-        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    return start_process("speak", *FAST, *args, env=NO_CONFIG, **pipes)
 
 
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
@@ -200,7 +195,7 @@ def test_speed_outside_a_quarter_to_four_is_one_line(transcript: Path, speed: st
     for result in (
         speak(str(transcript), "--no-play", "--speed", speed),
         speak(str(transcript), "--no-play", env={"STREAMTTS_SPEED": speed}),
-        runner.invoke(app, ["say", "--tts", "openjtalk", "--speed", speed, "はい。"]),
+        run_cli("say", "--tts", "openjtalk", "--speed", speed, "はい。"),
     ):
         assert (result.exit_code, result.stderr) == (1, expected)
 
@@ -208,9 +203,7 @@ def test_speed_outside_a_quarter_to_four_is_one_line(transcript: Path, speed: st
 def test_speed_in_the_config_file_is_bounded(transcript: Path, tmp_path: Path):
     config = tmp_path / "config.toml"
     config.write_text("speed = 10\n")
-    result = runner.invoke(
-        app, ["speak", *FAST, str(transcript)], env={"STREAMTTS_CONFIG": str(config)}
-    )
+    result = run_cli("speak", *FAST, transcript, env={"STREAMTTS_CONFIG": str(config)})
     assert (result.exit_code, result.stderr) == (
         1,
         "streamtts: speed must be between 0.25 and 4, not 10.0\n",
@@ -220,9 +213,7 @@ def test_speed_in_the_config_file_is_bounded(transcript: Path, tmp_path: Path):
 def test_a_voice_with_nul_in_the_config_is_one_line(transcript: Path, tmp_path: Path):
     config = tmp_path / "config.toml"
     config.write_text('voice = "ja\\u0000x"\ntts = "espeak"\ntranslate = "none"\n')
-    result = runner.invoke(
-        app, ["speak", str(transcript), "--no-play"], env={"STREAMTTS_CONFIG": str(config)}
-    )
+    result = run_cli("speak", transcript, "--no-play", env={"STREAMTTS_CONFIG": str(config)})
     assert result.exit_code == 1
     assert result.stderr == (
         "streamtts: voice 'ja\\x00x' has a control character; see `streamtts voices`\n"
@@ -231,7 +222,7 @@ def test_a_voice_with_nul_in_the_config_is_one_line(transcript: Path, tmp_path: 
 
 def test_a_config_variable_naming_no_file_is_one_line(transcript: Path, tmp_path: Path):
     missing = tmp_path / "nowhere.toml"
-    result = runner.invoke(app, ["speak", str(transcript)], env={"STREAMTTS_CONFIG": str(missing)})
+    result = run_cli("speak", transcript, env={"STREAMTTS_CONFIG": str(missing)})
     assert result.exit_code == 1
     assert result.stderr == f"streamtts: STREAMTTS_CONFIG names {missing}, which does not exist\n"
 
@@ -243,7 +234,7 @@ def test_an_empty_model_dir_variable_is_one_line(transcript: Path):
 
 
 def test_choices_are_listed_in_help():
-    help_text = runner.invoke(app, ["speak", "--help"], env={"COLUMNS": "200"}).stdout
+    help_text = run_cli("speak", "--help", env={"COLUMNS": "200"}).stdout
     assert re.search(r"--translate +\[nllb\|none\|auto\] ", help_text)
     assert re.search(r"--format +\[auto\|claude\|codex\|gemini\|text\] ", help_text)
     for flag in ("--play", "--print", "--stats"):
@@ -288,7 +279,7 @@ def test_a_full_stdout_is_one_line_for_a_listing(transcript: Path):
 def test_say_reads_invalid_utf8_on_stdin(tmp_path: Path):
     out = tmp_path / "say.wav"
     args = ["say", "--tts", "openjtalk", "--output", str(out)]
-    result = runner.invoke(app, args, input=b"\xff\xfe\xe3\x81\xaf\xe3\x81\x84\xe3\x80\x82\n")
+    result = run_cli(*args, input=b"\xff\xfe\xe3\x81\xaf\xe3\x81\x84\xe3\x80\x82\n")
     assert result.exit_code == 0, result.stderr
     with wave.open(str(out)) as wav:
         assert wav.getnframes() > 0.2 * wav.getframerate()
@@ -313,7 +304,7 @@ def test_a_lone_surrogate_is_written_replaced_in_stats_json(tmp_path: Path):
 @pytest.mark.skipif(sys.platform != "linux", reason="the say engine loads on macOS")
 def test_say_opens_the_sound_device_before_loading_an_engine():
     # `say` cannot load here: had it been loaded first, its error would be the line.
-    result = runner.invoke(app, ["say", "--tts", "say", "--device", "no such device", "はい。"])
+    result = run_cli("say", "--tts", "say", "--device", "no such device", "はい。")
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()
     assert line.startswith("streamtts: no audio output device") and "--output FILE.wav" in line
@@ -326,10 +317,8 @@ def test_ctrl_c_while_the_models_load_ends_at_once_with_exit_130(
     # torn down by the interpreter's exit used to abort the process (exit 134).
     fifo = tmp_path / "input.fifo"
     os.mkfifo(fifo)
-    command = [sys.executable, "-m", "streamtts", "speak", str(fifo), "--device", "null"]
-    command += ["--model-dir", str(speaking_model)]
-    env = {**os.environ, **NO_CONFIG}
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, env=env)
+    args = ["speak", fifo, "--device", "null", "--model-dir", speaking_model]
+    process = start_process(*args, env=NO_CONFIG, stderr=subprocess.PIPE)
     with open(fifo, "wb"):
         # The FIFO opens once the command reads its input, as the models start loading;
         # Kokoro alone then takes over a second to load and warm up.
@@ -346,6 +335,6 @@ def test_ctrl_c_while_the_models_load_ends_at_once_with_exit_130(
 
 @pytest.mark.parametrize("command", ["convert", "fetch-xtts"])
 def test_force_is_a_flag(command: str):
-    help_text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
+    help_text = run_cli(command, "--help", env={"COLUMNS": "200"}).stdout
     [line] = [line for line in help_text.splitlines() if "--force" in line]
     assert "<bool>" not in line and "--no-force" not in line

@@ -11,9 +11,7 @@ import wave
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
-
-from streamtts.cli import app
+from helpers import run_cli
 
 # Real voices, models or processes, seconds each: left out of `make test-fast`.
 pytestmark = pytest.mark.slow
@@ -31,7 +29,7 @@ def read(path) -> tuple[np.ndarray, int]:
 
 def test_say_writes_kokoro_speech_to_a_wav(tmp_path):
     out = tmp_path / "hello.wav"
-    result = CliRunner().invoke(app, ["say", "こんにちは、世界。", "--output", str(out)])
+    result = run_cli("say", "こんにちは、世界。", "--output", out)
     assert result.exit_code == 0, result.stderr
     audio, rate = read(out)
     assert rate == 24_000
@@ -41,10 +39,10 @@ def test_say_writes_kokoro_speech_to_a_wav(tmp_path):
 def test_say_reads_stdin_and_takes_engine_voice_and_speed(tmp_path):
     out = tmp_path / "stdin.wav"
     args = ["say", "--tts", "openjtalk", "--voice", "mei_normal", "--output", str(out)]
-    normal = CliRunner().invoke(app, args, input="今日は良い天気です。\n")
+    normal = run_cli(*args, input="今日は良い天気です。\n")
     assert normal.exit_code == 0, normal.stderr
     audio, rate = read(out)
-    fast = CliRunner().invoke(app, [*args, "--speed", "1.5"], input="今日は良い天気です。\n")
+    fast = run_cli(*args, "--speed", "1.5", input="今日は良い天気です。\n")
     assert fast.exit_code == 0, fast.stderr
     faster, _ = read(out)
     assert rate == 48_000 and np.abs(audio).max() > 0.1
@@ -53,7 +51,7 @@ def test_say_reads_stdin_and_takes_engine_voice_and_speed(tmp_path):
 
 @linux
 def test_say_plays_on_the_default_device():
-    result = CliRunner().invoke(app, ["say", "--tts", "openjtalk", "はい。"])
+    result = run_cli("say", "--tts", "openjtalk", "はい。")
     assert result.exit_code == 0, result.stderr
 
 
@@ -76,14 +74,14 @@ def test_say_plays_on_the_default_device():
     ],
 )
 def test_say_errors_are_one_line(args, message):
-    result = CliRunner().invoke(app, args)
+    result = run_cli(*args)
     assert result.exit_code == 1
     assert result.stderr == f"streamtts: {message}\n"
 
 
 @linux
 def test_say_on_a_missing_device_points_to_output():
-    result = CliRunner().invoke(app, ["say", "--tts", "openjtalk", "--device", "nope", "はい。"])
+    result = run_cli("say", "--tts", "openjtalk", "--device", "nope", "はい。")
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("streamtts: no audio output device")
@@ -91,7 +89,7 @@ def test_say_on_a_missing_device_points_to_output():
 
 
 def test_voices_lists_every_engine_and_its_voices():
-    result = CliRunner().invoke(app, ["voices"])
+    result = run_cli("voices")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0] == "kokoro     available     Kokoro-82M int8 ONNX, 24 kHz"
@@ -107,7 +105,7 @@ def test_voices_lists_every_engine_and_its_voices():
 
 @linux
 def test_devices_lists_outputs_with_the_default_marked():
-    result = CliRunner().invoke(app, ["devices"])
+    result = run_cli("devices")
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         "    0  streamtts_null  (ALSA, 128 ch, 44100 Hz)",
@@ -121,7 +119,7 @@ def test_say_is_speak_over_the_text_with_the_config_file_and_stats(tmp_path):
     config.write_text('tts = "openjtalk"\ntranslate = "nllb"\nprint = true\n')
     out, stats = tmp_path / "say.wav", tmp_path / "stats.json"
     args = ["say", "はい。そうです。", "--output", str(out), "--stats-json", str(stats)]
-    result = CliRunner().invoke(app, args, env={"STREAMTTS_CONFIG": str(config)})
+    result = run_cli(*args, env={"STREAMTTS_CONFIG": str(config)})
     assert result.exit_code == 0, result.stderr
     assert result.stdout == "はい。\nそうです。\n"
     assert result.stderr == ""  # the totals line only with --stats
@@ -138,7 +136,7 @@ def test_say_is_speak_over_the_text_with_the_config_file_and_stats(tmp_path):
 
 def test_say_with_stats_prints_the_totals_line(tmp_path):
     args = ["say", "--tts", "openjtalk", "--no-play", "--stats", "はい。"]
-    result = CliRunner().invoke(app, args, env={"STREAMTTS_CONFIG": os.devnull})
+    result = run_cli(*args, env={"STREAMTTS_CONFIG": os.devnull})
     assert result.exit_code == 0, result.stderr
     assert re.match(
         r"streamtts: 1 sentence: 1 spoken, 0 skipped; \d+\.\d s of audio in \d+\.\d s; "

@@ -8,23 +8,18 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import wave
 from pathlib import Path
 
 import pytest
-from helpers import DATA
-from typer.testing import CliRunner
+from helpers import DATA, run_cli, start_process
 
 from streamtts import blas
-from streamtts.cli import app
 from streamtts.config import ConfigError, SpeakOptions, config_path, load_options
 from streamtts.translate import load_translator
 
 # Real voices, models or processes, seconds each: left out of `make test-fast`.
 pytestmark = pytest.mark.slow
-
-runner = CliRunner()
 
 
 def test_options_layer_command_line_over_environment_over_file_over_defaults(tmp_path: Path):
@@ -97,14 +92,14 @@ def test_bad_option_values_name_their_origin(
 
 def test_bad_option_on_the_command_line_is_one_line_and_exit_1(tmp_path: Path):
     env = {"STREAMTTS_CONFIG": os.devnull}
-    result = runner.invoke(app, ["speak", "--translate", "google"], env=env)
+    result = run_cli("speak", "--translate", "google", env=env)
     assert result.exit_code == 1
     assert result.stderr == "streamtts: translate must be one of nllb, none, auto, not 'google'\n"
 
 
 def test_missing_input_file_is_one_line(tmp_path: Path):
     env = {"STREAMTTS_CONFIG": os.devnull}
-    result = runner.invoke(app, ["speak", str(tmp_path / "nope.jsonl")], env=env)
+    result = run_cli("speak", tmp_path / "nope.jsonl", env=env)
     assert result.exit_code == 1
     assert (
         result.stderr
@@ -122,7 +117,7 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
     # Random weights may translate to Latin letters that Kokoro cannot say ("pd"): Open
     # JTalk, which spells them, speaks those.
     args += ["--tts", "kokoro,openjtalk"]
-    result = runner.invoke(app, args, env={"STREAMTTS_CONFIG": os.devnull})
+    result = run_cli(*args, env={"STREAMTTS_CONFIG": os.devnull})
     assert result.exit_code == 0, result.output
     texts = ["The parser drops the last unit.", "I will fix it now."]
     translator = load_translator("nllb", model_dir=model)
@@ -162,7 +157,7 @@ def test_speaks_a_real_capture_with_partials_through_a_model_converted_here(
 def test_missing_model_is_one_line_that_says_to_convert(tmp_path: Path):
     env = {"STREAMTTS_CONFIG": os.devnull}
     args = ["speak", str(DATA / "claude-own-thinking.jsonl"), "--model-dir", str(tmp_path)]
-    result = runner.invoke(app, [*args, "--no-play", "--tts", "openjtalk"], env=env)
+    result = run_cli(*args, "--no-play", "--tts", "openjtalk", env=env)
     assert result.exit_code == 1
     [line] = result.stderr.splitlines()
     assert line.startswith("streamtts: ") and "streamtts convert" in line
@@ -170,11 +165,9 @@ def test_missing_model_is_one_line_that_says_to_convert(tmp_path: Path):
 
 
 def speak_process(tmp_path: Path, *args: str, stdout: int = subprocess.PIPE) -> subprocess.Popen:
-    env = {**os.environ, "STREAMTTS_CONFIG": os.devnull}
-    command = [sys.executable, "-m", "streamtts", "speak", "--translate", "none"]
-    command += ["--tts", "openjtalk", *args]
-    pipes = {"stdin": subprocess.PIPE, "stderr": subprocess.PIPE}
-    return subprocess.Popen(command, stdout=stdout, env=env, **pipes)
+    pipes = {"stdin": subprocess.PIPE, "stdout": stdout, "stderr": subprocess.PIPE}
+    args = ("speak", "--translate", "none", "--tts", "openjtalk", *args)
+    return start_process(*args, env={"STREAMTTS_CONFIG": os.devnull}, **pipes)
 
 
 JAPANESE = ["まずテストを実行して、どこで失敗しているかを確認します。", "原因が分かりました。"] * 3

@@ -9,16 +9,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 import wave
 from pathlib import Path
 
 import pytest
-from helpers import DATA, stderr_line, written_now
-from typer.testing import CliRunner
+from helpers import DATA, run_cli, start_process, stderr_line, written_now
 
-from streamtts.cli import app
 from streamtts.reading.transcript import project_key
 
 # Real voices, models or processes, seconds each: left out of `make test-fast`.
@@ -29,11 +26,10 @@ SPOKEN = ["Let me look at the parser first.", "The total is overwritten.", "I wi
 
 
 def watch_process(claude: Path, cwd: Path, *args: str) -> subprocess.Popen:
-    env = {**os.environ, "STREAMTTS_CONFIG": os.devnull, "CLAUDE_CONFIG_DIR": str(claude)}
-    command = [sys.executable, "-m", "streamtts", "--verbose", "watch", "--translate", "none"]
-    command += ["--tts", "openjtalk", *args]
+    env = {"STREAMTTS_CONFIG": os.devnull, "CLAUDE_CONFIG_DIR": str(claude)}
+    args = ("--verbose", "watch", "--translate", "none", "--tts", "openjtalk", *args)
     pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
-    return subprocess.Popen(command, cwd=cwd, env=env, **pipes)
+    return start_process(*args, cwd=cwd, env=env, **pipes)
 
 
 def wait_until_ready(process: subprocess.Popen) -> None:
@@ -124,8 +120,6 @@ def test_watch_in_a_fresh_project_waits_for_its_first_session_and_says_what_it_f
 
 def test_watch_of_a_missing_transcript_is_one_line(tmp_path: Path):
     missing = tmp_path / "gone.jsonl"
-    result = CliRunner().invoke(
-        app, ["watch", str(missing), "--translate", "none"], env={"STREAMTTS_CONFIG": os.devnull}
-    )
+    result = run_cli("watch", missing, "--translate", "none", env={"STREAMTTS_CONFIG": os.devnull})
     assert result.exit_code == 1
     assert result.stderr == f"streamtts: cannot read {missing}: No such file or directory\n"

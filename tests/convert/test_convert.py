@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import mlx.core as mx
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from helpers import run_cli, run_process
 
-from streamtts.cli import app
 from streamtts.convert import nllb as convert_nllb
 from streamtts.convert.nllb import ConvertError, convert_checkpoint
 from streamtts.convert.vocab import japanese_token_ids
@@ -25,7 +22,6 @@ from streamtts.paths import sha256_file
 # Real voices, models or processes, seconds each: left out of `make test-fast`.
 pytestmark = pytest.mark.slow
 
-runner = CliRunner()
 # sp pieces + fairseq offset + 202 language codes + <mask>, for the session's 700-piece model.
 VOCAB = 904
 
@@ -36,7 +32,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory, make_checkpoint) -> Pat
 
 
 def convert(*args: str | Path) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["convert", *map(str, args)])
+    result = run_cli("convert", *args)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -260,14 +256,6 @@ def _hub_cache(cache: Path, repo: str, checkpoint: Path) -> None:
         (snapshot / path.name).symlink_to(os.path.relpath(blob, snapshot))
 
 
-def _run_cli(*args: str | Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    # A fresh process: huggingface_hub reads HF_HUB_OFFLINE and the cache path at import.
-    command = [sys.executable, "-m", "streamtts", "convert", *map(str, args)]
-    return subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, **env}, timeout=120
-    )
-
-
 def test_hub_path_reads_the_cache_offline(
     make_checkpoint, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -277,7 +265,8 @@ def test_hub_path_reads_the_cache_offline(
     env = {"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HUB_OFFLINE": "1"}
     out = tmp_path / "model"
 
-    done = _run_cli("someone/tiny-nllb", "--out", out, env=env)
+    # A fresh process: huggingface_hub reads HF_HUB_OFFLINE and the cache path at import.
+    done = run_process("convert", "someone/tiny-nllb", "--out", out, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"wrote {out} (")
     assert done.stdout.endswith(f", float32, full output head ({VOCAB} tokens))\n")
@@ -286,7 +275,9 @@ def test_hub_path_reads_the_cache_offline(
         tmp_path / "direct" / "model.safetensors"
     )
 
-    missing = _run_cli("someone/other-nllb", "--out", tmp_path / "other", env=env)
+    missing = run_process(
+        "convert", "someone/other-nllb", "--out", tmp_path / "other", env=env, timeout=120
+    )
     assert (missing.returncode, missing.stdout) == (1, "")
     assert missing.stderr == (
         "streamtts: someone/other-nllb is not in the Hugging Face cache and HF_HUB_OFFLINE is "
@@ -298,7 +289,9 @@ def test_hub_path_without_network_points_to_from(tmp_path: Path) -> None:
     # Port 9 on localhost refuses at once: the hub is unreachable, nothing is downloaded.
     env = {"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_ENDPOINT": "http://127.0.0.1:9"}
     env["HF_HUB_OFFLINE"] = "0"
-    done = _run_cli("facebook/nllb-200-distilled-600M", "--out", tmp_path / "m", env=env)
+    done = run_process(
+        "convert", "facebook/nllb-200-distilled-600M", "--out", tmp_path / "m", env=env, timeout=120
+    )
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
         "streamtts: facebook/nllb-200-distilled-600M cannot be downloaded: no connection to the "
@@ -313,7 +306,9 @@ def test_hub_path_without_huggingface_hub_says_what_to_install(tmp_path: Path) -
     blocked.mkdir(parents=True)
     (blocked / "__init__.py").write_text("raise ImportError('not installed')\n")
     env = {"PYTHONPATH": str(blocked.parent)}
-    done = _run_cli("facebook/nllb-200-distilled-600M", "--out", tmp_path / "m", env=env)
+    done = run_process(
+        "convert", "facebook/nllb-200-distilled-600M", "--out", tmp_path / "m", env=env, timeout=120
+    )
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == (
         "streamtts: fetching from the hub needs huggingface-hub: pip install "

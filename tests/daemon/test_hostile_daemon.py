@@ -19,13 +19,12 @@ import signal
 import socket
 import stat
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
-from daemons import ENV, answering, begin, hook_input, send, serve
-from helpers import wait_for
+from daemons import ENV, answering, begin, run_hook, send, serve
+from helpers import SESSION, hook_input, run_process, wait_for
 
 from streamtts import hook
 from streamtts.daemon.client import connect, request
@@ -35,16 +34,8 @@ from streamtts.daemon.protocol import MAX_INPUT, encode, serve_command, start_st
 # Real voices, models or processes, seconds each: left out of `make test-fast`.
 pytestmark = pytest.mark.slow
 
-HOOK = Path(sys.executable).with_name("streamtts-hook")
 as_root = pytest.mark.skipif(os.getuid() != 0, reason="giving a file to another user needs root")
 OTHER_UID = 12345
-
-
-def run_hook(path: Path, data: bytes | dict, **env: str) -> subprocess.CompletedProcess:
-    """Run ``streamtts-hook`` with ``data`` as Claude Code writes it (UTF-8 JSON)."""
-    raw = data if isinstance(data, bytes) else json.dumps(data, ensure_ascii=False).encode()
-    environ = {**os.environ, **ENV, "STREAMTTS_SOCKET": str(path), **env}
-    return subprocess.run([str(HOOK)], input=raw, capture_output=True, env=environ)
 
 
 def shut(path: Path) -> None:
@@ -160,12 +151,12 @@ def test_a_daemon_that_cannot_start_is_started_once_not_on_every_call(private: P
     path, log = private / "streamtts.sock", private / "streamtts.log"
     no_device = {"STREAMTTS_DEVICE": ""}  # this machine has no sound card: serve fails
     prompt = hook_input("UserPromptSubmit", prompt="hi")
-    assert run_hook(path, prompt, **no_device).returncode == 0
+    assert run_hook(path, prompt, env=no_device).returncode == 0
     wait_for(lambda: log.exists() and "no audio output device" in log.read_text())
     pid = wait_for(lambda: start_stamp(path).read_text())
     wait_for(lambda: not Path(f"/proc/{pid}").exists())  # the one it started has ended
     for _ in range(2):
-        later = run_hook(path, prompt, **no_device)
+        later = run_hook(path, prompt, env=no_device)
         assert (later.returncode, later.stdout) == (0, b"")
         assert later.stderr.decode().startswith("streamtts-hook: the `streamtts serve` started")
         assert later.stderr.decode().endswith(f"s ago never listened at {path}; see {log}\n")
@@ -331,13 +322,10 @@ def test_the_hook_starts_the_installed_daemon_from_a_directory_that_would_shadow
     private: Path,
 ):
     path = private / "streamtts.sock"
-    environ = {**os.environ, **ENV, "STREAMTTS_SOCKET": str(path)}
     data = json.dumps(hook_input("SessionStart", source="startup")).encode()
     project = shadowing(private / "project")
     try:
-        result = subprocess.run(
-            [str(HOOK)], input=data, capture_output=True, env=environ, cwd=project
-        )
+        result = run_hook(path, data, cwd=project)
         assert result.stderr == b""
         wait_for(lambda: answering(path))
     finally:
@@ -349,8 +337,8 @@ def test_the_service_runs_the_installed_daemon_from_a_directory_that_would_shado
 ):
     home, path = private / "home", private / "streamtts.sock"
     environ = {**os.environ, **ENV, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config")}
-    command = [sys.executable, "-m", "streamtts", "service", "install", "--tts", "openjtalk"]
-    subprocess.run(command, env=environ, check=True, capture_output=True)
+    installed = run_process("service", "install", "--tts", "openjtalk", env=environ)
+    assert installed.returncode == 0, installed.stderr
     unit = (home / "config" / "systemd" / "user" / "streamtts.service").read_text()
     exec_start = next(line for line in unit.splitlines() if line.startswith("ExecStart="))
     argv = shlex.split(exec_start.removeprefix("ExecStart="))
@@ -390,8 +378,8 @@ def test_the_daemon_logs_its_life_and_a_ledger_of_what_each_sentence_became(
         process.kill()
     ledger = [json.loads(line) for line in ledger_path(path).read_text().splitlines()]
     assert [(e["client"], e["session"], e["text"], e["spoken"], e["skipped"]) for e in ledger] == [
-        ("hook", "s1", "一つ目です。", True, None),
-        ("hook", "s1", "二つ目です。", True, None),
+        ("hook", SESSION, "一つ目です。", True, None),
+        ("hook", SESSION, "二つ目です。", True, None),
         ("client", "speak-7", "止められます。", False, "stopped"),
     ]
     assert all(isinstance(e["turn"], str) and e["time"] for e in ledger)

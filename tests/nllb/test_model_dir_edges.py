@@ -13,9 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import run_cli
 
-from streamtts.cli import app
 from streamtts.convert import hub
 from streamtts.convert import nllb as convert_nllb
 from streamtts.convert.nllb import convert_checkpoint
@@ -23,8 +22,6 @@ from streamtts.convert.staging import clean_stale, replace_directory
 from streamtts.convert.xtts import install_xtts
 from streamtts.errors import StreamttsError
 from streamtts.nllb.load import CONFIG, MANIFEST, SPM_MODEL, ModelDirError, load, write_manifest
-
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +38,7 @@ def no_download(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def cli(*args: str | Path) -> tuple[int, str]:
-    result = runner.invoke(app, list(map(str, args)))
+    result = run_cli(*args)
     return result.exit_code, result.stderr
 
 

@@ -8,14 +8,11 @@ from __future__ import annotations
 import json
 import select
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from helpers import DATA, REPO
-from typer.testing import CliRunner
+from helpers import DATA, REPO, run_cli, run_process, start_process
 
-from streamtts.cli import app
 from streamtts.reading.formats.base import TextPiece
 from streamtts.reading.stream import SourceStats, read_pieces
 from streamtts.text.segmenter import segment
@@ -160,23 +157,23 @@ def _characters(piece: TextPiece) -> list[TextPiece]:
 
 def test_cli_sentences_reads_a_file() -> None:
     name = "claude-own-tool-use.jsonl"
-    outcome = CliRunner().invoke(app, ["sentences", str(DATA / name)])
+    outcome = run_cli("sentences", DATA / name)
     assert outcome.exit_code == 0, outcome.output
     assert outcome.stdout.splitlines() == OWN[name][1]
 
 
 def test_cli_sentences_reads_stdin_with_a_forced_format() -> None:
     data = (DATA / "claude-own-partial.jsonl").read_bytes()
-    outcome = CliRunner().invoke(app, ["sentences", "-", "--format", "claude"], input=data)
+    outcome = run_cli("sentences", "-", "--format", "claude", input=data)
     expected = "The parser drops the last unit.\nI will fix it now.\n"
     assert (outcome.exit_code, outcome.stdout) == (0, expected)
-    outcome = CliRunner().invoke(app, ["sentences", "--format", "text"], input=b"One. Two.")
+    outcome = run_cli("sentences", "--format", "text", input=b"One. Two.")
     assert (outcome.exit_code, outcome.stdout) == (0, "One.\nTwo.\n")
 
 
 def test_cli_sentences_missing_file_is_one_clear_error(tmp_path: Path) -> None:
     missing = tmp_path / "nope.jsonl"
-    outcome = CliRunner().invoke(app, ["sentences", str(missing)])
+    outcome = run_cli("sentences", missing)
     assert outcome.exit_code == 1
     assert outcome.stderr == f"streamtts: cannot read {missing}: No such file or directory\n"
     assert outcome.stdout == ""
@@ -185,12 +182,7 @@ def test_cli_sentences_missing_file_is_one_clear_error(tmp_path: Path) -> None:
 def test_cli_sentences_as_a_process_warns_once_per_malformed_line() -> None:
     lines = (DATA / "claude-own-thinking.jsonl").read_bytes().splitlines(keepends=True)
     data = b"".join(lines[:2]) + b'{"type": "assistant", "mess\n' + b"".join(lines[2:])
-    done = subprocess.run(
-        [sys.executable, "-m", "streamtts", "sentences"],
-        input=data,
-        capture_output=True,
-        check=False,
-    )
+    done = run_process("sentences", input=data, text=False)
     assert done.returncode == 0
     assert done.stdout.decode() == "It is ninety minutes.\n"
     [warning] = done.stderr.decode().splitlines()
@@ -208,11 +200,7 @@ def test_cli_sentences_streams_each_sentence_before_the_input_ends() -> None:
         kind = {"type": "text_delta", "text": text}
         return stream({"type": "content_block_delta", "index": 0, "delta": kind})
 
-    with subprocess.Popen(
-        [sys.executable, "-m", "streamtts", "sentences"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-    ) as process:
+    with start_process("sentences", stdin=subprocess.PIPE, stdout=subprocess.PIPE) as process:
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write(stream({"type": "message_start", "message": {"id": "m"}}))
         block = {"type": "text", "text": ""}

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-from daemons import answering, hook_input
-from helpers import wait_for
+from daemons import answering
+from helpers import hook_input, wait_for
 
 from streamtts import NO_NETWORK
 from streamtts.daemon.client import request

@@ -12,11 +12,10 @@ import re
 from pathlib import Path
 
 import pytest
-from helpers import REPO
-from typer.testing import CliRunner
+from fakes import FakeEngine
+from helpers import REPO, run_cli
 
 from streamtts.audio.null import NullSink
-from streamtts.cli import app
 from streamtts.config import ConfigError, load_options
 from streamtts.pipeline.core import Finished, Pipeline
 from streamtts.text.readings import UserDictionary, glossary, read, reader, spell
@@ -348,27 +347,8 @@ def test_kokoro_phonemes_no_longer_spell_the_names():
     assert g2p(read(sentence)) == "ɸasɨtoeːpʲiːai no jɯːzɨ sɨteːto βa kaŋkeː aɾʲimaseɴ."
 
 
-class _Recording:
-    """Open JTalk that remembers each text it was given."""
-
-    def __init__(self) -> None:
-        from streamtts.tts import load_engine
-
-        self._engine = load_engine("openjtalk")
-        self.sample_rate = self._engine.sample_rate
-        self.given: list[str] = []
-
-    def warmup(self) -> None:
-        self._engine.warmup()
-
-    def synthesize(self, sentence: str):
-        self.given.append(sentence)
-        return self._engine.synthesize(sentence)
-
-
-@pytest.mark.slow
 def test_the_pipeline_gives_the_voice_the_readings_and_keeps_the_translation():
-    engine = _Recording()
+    engine = FakeEngine()
     pipeline = Pipeline(
         load_translator=lambda: load_translator("none"),
         load_engine=lambda: engine,
@@ -378,9 +358,9 @@ def test_the_pipeline_gives_the_voice_the_readings_and_keeps_the_translation():
     texts = ["parse_args を直しました。", "ABC"]
     events = pipeline.run(Sentence(seq, text, 0.0) for seq, text in enumerate(texts))
     records = [event.record for event in events if isinstance(event, Finished)]
-    assert engine.given == ["パース・アーグスを直しました。", "エービーシー"]
+    assert engine.chunks == ["パース・アーグスを直しました。", "エービーシー"]
     assert [r.translation for r in records] == texts
-    assert [r.spoken for r in records] == engine.given
+    assert [r.spoken for r in records] == engine.chunks
     assert [r.skipped for r in records] == [None, None]
 
 
@@ -417,10 +397,10 @@ def test_sentences_spoken_prints_what_the_voice_is_given(tmp_path: Path):
     config = tmp_path / "config.toml"
     config.write_text('[readings]\nmyproj = "マイプロ"\n', encoding="utf-8")
     text = "myproj の `parse_args` を直しました。README.md も更新。\n\n**完了**です。\n"
-    runner = CliRunner(env={"STREAMTTS_CONFIG": str(config)})
-    plain = runner.invoke(app, ["sentences", "--format", "text"], input=text)
-    spoken = runner.invoke(
-        app, ["sentences", "--spoken", "--translate", "none", "--format", "text"], input=text
+    env = {"STREAMTTS_CONFIG": str(config)}
+    plain = run_cli("sentences", "--format", "text", input=text, env=env)
+    spoken = run_cli(
+        "sentences", "--spoken", "--translate", "none", "--format", "text", input=text, env=env
     )
     assert plain.exit_code == spoken.exit_code == 0, (plain.output, spoken.output)
     assert plain.stdout.splitlines() == [

@@ -11,17 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from helpers import run_cli
 
-from streamtts.cli import app
 from streamtts.nllb.generate import GenerateOptions
 from streamtts.translate import load_translator
 from streamtts.translate.auto import AutoTranslator, is_japanese
 from streamtts.translate.base import ModelNotFoundError, default_model_dir
 from streamtts.translate.names import NameStats, protect, restore, translate_keeping_names
 from streamtts.translate.nllb import NllbTranslator
-
-runner = CliRunner()
 
 SENTENCES = [
     "Let me check the test output first.",
@@ -44,7 +41,7 @@ def checkpoint(make_checkpoint: Callable[..., Path], tmp_path: Path) -> Path:
 @pytest.fixture
 def model_dir(checkpoint: Path, tmp_path: Path) -> Path:
     out = tmp_path / "mlx"
-    result = runner.invoke(app, ["convert", "--from", str(checkpoint), "--out", str(out)])
+    result = run_cli("convert", "--from", checkpoint, "--out", out)
     assert result.exit_code == 0, result.output
     return out
 
@@ -76,7 +73,7 @@ def transformers_greedy(checkpoint: Path, texts: list[str]) -> list[tuple[list[i
 
 def test_raw_json_tokens_equal_transformers_greedy(checkpoint: Path, model_dir: Path):
     args = ["translate", "--model-dir", str(model_dir), "--json", "--max-tokens", str(MAX_TOKENS)]
-    result = runner.invoke(app, [*args, "--raw", *SENTENCES])
+    result = run_cli(*args, "--raw", *SENTENCES)
     assert result.exit_code == 0, result.output
     records = [json.loads(line) for line in result.stdout.splitlines()]
     translator = NllbTranslator(model_dir, options=GenerateOptions.raw())
@@ -92,7 +89,7 @@ def test_raw_json_tokens_equal_transformers_greedy(checkpoint: Path, model_dir: 
     # Random weights still say something: the comparison is not between empty outputs.
     assert sum(len(r["tokens"]) for r in records) > 2 * len(SENTENCES)
     # Without --raw the guards act on this output: loops are cut, <unk> never appears.
-    result = runner.invoke(app, [*args, *SENTENCES])
+    result = run_cli(*args, *SENTENCES)
     guarded = [json.loads(line)["tokens"] for line in result.stdout.splitlines()]
     assert guarded != [r["tokens"] for r in records]
     assert not [ids for ids in guarded if tokenizer.unk_id in ids]
@@ -100,9 +97,7 @@ def test_raw_json_tokens_equal_transformers_greedy(checkpoint: Path, model_dir: 
 
 def test_stdin_lines_give_one_line_each(model_dir: Path):
     lines = ["Let me check the test output first.", "", "Done!"]
-    result = runner.invoke(
-        app, ["translate", "--model-dir", str(model_dir)], input="\n".join(lines) + "\n"
-    )
+    result = run_cli("translate", "--model-dir", model_dir, input="\n".join(lines) + "\n")
     assert result.exit_code == 0, result.output
     translations = load_translator("nllb", model_dir=model_dir).translate(lines)
     assert translations[1] == ""
@@ -158,7 +153,7 @@ def test_nllb_without_a_model_is_refused_at_load(tmp_path: Path):
 
 
 def test_missing_model_is_one_line(tmp_path: Path):
-    result = runner.invoke(app, ["translate", "--model-dir", str(tmp_path / "nope"), "Hello."])
+    result = run_cli("translate", "--model-dir", tmp_path / "nope", "Hello.")
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr == (
@@ -172,7 +167,7 @@ def test_corrupt_model_is_one_line(model_dir: Path):
     data = bytearray(weights.read_bytes())
     del data[-1]  # a short copy: every load checks sizes (hashes only when asked to verify)
     weights.write_bytes(bytes(data))
-    result = runner.invoke(app, ["translate", "--model-dir", str(model_dir), "Hello."])
+    result = run_cli("translate", "--model-dir", model_dir, "Hello.")
     assert result.exit_code == 1
     assert result.stderr == (
         f"streamtts: model in {model_dir} is corrupt: {weights.name} has changed; "
@@ -186,8 +181,8 @@ def test_verify_finds_a_changed_byte_that_the_size_check_cannot(model_dir: Path)
     data[-1] ^= 0xFF  # same size: only the hash can tell
     weights.write_bytes(bytes(data))
     args = ["translate", "--model-dir", str(model_dir), "Hello."]
-    assert runner.invoke(app, args).exit_code == 0
-    result = runner.invoke(app, [*args, "--verify"])
+    assert run_cli(*args).exit_code == 0
+    result = run_cli(*args, "--verify")
     assert result.exit_code == 1
     assert result.stderr == (
         f"streamtts: model in {model_dir} is corrupt: {weights.name} has changed; "
@@ -196,7 +191,7 @@ def test_verify_finds_a_changed_byte_that_the_size_check_cannot(model_dir: Path)
 
 
 def test_unknown_language_is_one_line(tmp_path: Path):
-    result = runner.invoke(app, ["translate", "--tgt", "jpn", "Hello."])
+    result = run_cli("translate", "--tgt", "jpn", "Hello.")
     assert result.exit_code == 1
     assert result.stderr == (
         "streamtts: unknown NLLB language code 'jpn' (expected e.g. eng_Latn, jpn_Jpan)\n"
@@ -242,9 +237,7 @@ def test_auto_with_a_corrupt_model_loads_it_once_for_the_run(model_dir: Path):
 
 
 def test_translate_reads_invalid_utf8_on_stdin_as_replacement_characters(model_dir: Path):
-    result = runner.invoke(
-        app, ["translate", "--model-dir", str(model_dir)], input=b"Hello \xff\xfe.\nDone!\n"
-    )
+    result = run_cli("translate", "--model-dir", model_dir, input=b"Hello \xff\xfe.\nDone!\n")
     assert result.exit_code == 0, result.output
     translator = NllbTranslator(model_dir)
     expected = translator.translate(["Hello \ufffd\ufffd.", "Done!"])
@@ -252,17 +245,17 @@ def test_translate_reads_invalid_utf8_on_stdin_as_replacement_characters(model_d
 
 
 def test_translate_flags_take_no_value(model_dir: Path):
-    help_text = runner.invoke(app, ["translate", "--help"]).stdout
+    help_text = run_cli("translate", "--help").stdout
     flag_lines = [line for line in help_text.splitlines() if "--json" in line or "--raw" in line]
     assert len(flag_lines) == 2 and not any("<bool>" in line for line in flag_lines)
-    result = runner.invoke(app, ["translate", "--model-dir", str(model_dir), "--json", "true"])
+    result = run_cli("translate", "--model-dir", model_dir, "--json", "true")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["text"] == "true"  # a sentence, not the flag's value
 
 
 def test_an_empty_model_dir_variable_is_an_error(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("STREAMTTS_MODEL_DIR", "")
-    result = runner.invoke(app, ["translate", "Hello."])
+    result = run_cli("translate", "Hello.")
     assert result.exit_code == 1
     assert result.stderr == ("streamtts: STREAMTTS_MODEL_DIR is empty; name a path or unset it\n")
 

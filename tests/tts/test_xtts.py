@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from helpers import run_cli
 
-from streamtts.cli import app
 from streamtts.tts import EngineError, load_engine
 from streamtts.tts.seams import LEAD_SECONDS, SENTENCE_PAUSE_SECONDS, shape
 from streamtts.tts.xtts import SAMPLE_RATE, XttsEngine, XttsStats
@@ -233,9 +232,7 @@ def test_fetch_xtts_installs_a_local_copy(tmp_path: Path) -> None:
         (source / name).write_bytes(f"contents of {name}".encode())
     (source / "dvae.pth").write_bytes(b"training only")
     out = tmp_path / "cache" / "XTTS-v2"
-    runner = CliRunner()
-
-    result = runner.invoke(app, ["fetch-xtts", "--from", str(source), "--out", str(out)])
+    result = run_cli("fetch-xtts", "--from", source, "--out", out)
     assert result.exit_code == 0, result.output
     assert result.output.startswith(f"wrote {out} (0.0 MB); XTTS v2's weights are under")
     assert _model_files(out) == {
@@ -243,12 +240,12 @@ def test_fetch_xtts_installs_a_local_copy(tmp_path: Path) -> None:
     }
     assert [path.name for path in out.parent.iterdir()] == ["XTTS-v2"]  # no staging left
 
-    again = runner.invoke(app, ["fetch-xtts", "--from", str(source), "--out", str(out)])
+    again = run_cli("fetch-xtts", "--from", source, "--out", out)
     assert again.exit_code == 1
     assert again.output == f"streamtts: {out} already exists; pass --force to replace it\n"
 
     (source / "speakers_xtts.pth").write_bytes(b"speakers")
-    forced = runner.invoke(app, ["fetch-xtts", "--from", str(source), "--out", str(out), "--force"])
+    forced = run_cli("fetch-xtts", "--from", source, "--out", out, "--force")
     assert forced.exit_code == 0, forced.output
     assert _model_files(out)["speakers_xtts.pth"] == b"speakers"
 
@@ -258,7 +255,7 @@ def test_fetch_xtts_refuses_a_directory_without_the_model(tmp_path: Path) -> Non
     source.mkdir()
     (source / "config.json").write_text("{}")
     out = tmp_path / "XTTS-v2"
-    result = CliRunner().invoke(app, ["fetch-xtts", "--from", str(source), "--out", str(out)])
+    result = run_cli("fetch-xtts", "--from", source, "--out", out)
     assert result.exit_code == 1
     assert result.output == (
         f"streamtts: {source} is not an XTTS v2 model directory (missing model.pth, vocab.json)\n"
