@@ -219,21 +219,8 @@ def ctrl_c(model_dir: Path, engine: TTSEngine, *, repeats: int, turns: int | Non
             run_fed(pipeline, sink, lambda write, _: write(text), fmt="claude", playing=playing)
         except KeyboardInterrupt:
             latencies.append(sink.silenced_at - sent[0])
-        wind_down()
+        pipeline.join()  # the stages' model calls end before the process does
     return latencies
-
-
-def wind_down() -> None:
-    """Wait for the stages of an interrupted pipeline to finish the model call they were in.
-
-    ``Pipeline.stop`` waits for them for ``STOP_WAIT`` seconds only; a Kokoro chunk can take
-    longer on a loaded machine, and with a stage still in a model call when the interpreter
-    exited, the smoke run aborted here ("terminate called without an active exception").
-    """
-    stages = {f"streamtts-{stage}" for stage in ("translate", "synthesize", "play")}
-    for thread in threading.enumerate():
-        if thread.name in stages:  # the names Pipeline.run gives them
-            thread.join()
 
 
 def ms(values: list[float]) -> tuple[float, float]:

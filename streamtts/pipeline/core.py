@@ -227,11 +227,17 @@ class Pipeline:
         self._stop.set()
         if silence:
             self._sink.close(discard=True)
-        # A stage busy in a model call finishes that call first; the reader may be blocked
-        # in a read() for good, so it is not waited for at all.
-        deadline = time.perf_counter() + STOP_WAIT
+        # A stage busy in a model call finishes that call first.
+        self.join(STOP_WAIT)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the stages to end, ``timeout`` seconds at most in all; None: however long
+        the model call each is in takes, as a caller must before its interpreter exits (a
+        thread still inside ONNX Runtime or MLX then aborts the process). The reader is not
+        waited for: it may be blocked in a read() for good."""
+        deadline = None if timeout is None else time.perf_counter() + timeout
         for thread in self._threads[1:]:
-            thread.join(timeout=max(0.0, deadline - time.perf_counter()))
+            thread.join(None if deadline is None else max(0.0, deadline - time.perf_counter()))
 
     def cancel(self, which: Callable[[SentenceRecord], bool], reason: str) -> int:
         """Skip, as ``reason``, every sentence taken and not finished for which ``which`` holds.
